@@ -1,0 +1,161 @@
+"""JobService: submit jobs to a queue, and run one job from start to its final event.
+
+Its collaborators are injected (``QueuePublisher``, ``TelemetryEmitter``, a retry policy),
+so the Dagster ops, the Celery task and the CLI all run the very same ``run``.
+
+``run`` never lets a failure escape without a ``job.failed`` (or ``job.retrying``) event:
+a bad feed is an *outcome* (status ``failed``), not a crash. Event ids are deterministic
+per job, attempt and sequence, so running the same job again (a redelivery) re-emits the
+same ids and the tables count it once.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobs_pipeline.errors import JobsPipelineError
+from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.jobs.retry import JobRetryRequested, NeverRetry, RetryPolicy
+from jobs_pipeline.metrics import MetricsCollector, ValidationMetrics
+from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage, QueuePublisher
+from jobs_pipeline.telemetry.emitter import TelemetryEmitter
+from jobs_pipeline.telemetry.events import ErrorInfo, EventType, make_event
+from jobs_pipeline.validation.engine import validate_file
+from jobs_pipeline.validation.result import RecordError, ValidationResult
+from jobs_pipeline.validation.rulesets import Ruleset, ruleset_for
+
+logger = logging.getLogger(__name__)
+
+Validator = Callable[..., ValidationResult]
+
+
+@dataclass
+class JobOutcome:
+    """What one run of a job produced."""
+
+    job: ValidationJob
+    status: str  # "completed" | "failed"
+    attempt: int
+    metrics: ValidationMetrics | None = None
+    error: ErrorInfo | None = None
+    sample: list[RecordError] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready outcome (what ``feed.validated`` carries and the CLI prints)."""
+        return {
+            "job_id": str(self.job.job_id),
+            "status": self.status,
+            "attempt": self.attempt,
+            "partition_key": self.job.partition_key,
+            "metrics": self.metrics.model_dump(mode="json") if self.metrics else None,
+            "error": self.error.model_dump(mode="json") if self.error else None,
+            "sample_errors": [vars(s) for s in self.sample],
+            "file_errors": list(self.file_errors),
+        }
+
+
+class JobService:
+    def __init__(
+        self,
+        publisher: QueuePublisher,
+        emitter: TelemetryEmitter,
+        *,
+        validator: Validator = validate_file,
+        retry_policy: RetryPolicy | None = None,
+        progress_every: int = 100_000,
+        sample_limit: int = 20,
+    ) -> None:
+        self.publisher = publisher
+        self.emitter = emitter
+        self.validator = validator
+        self.retry_policy = retry_policy or NeverRetry()
+        self.progress_every = progress_every
+        self.sample_limit = sample_limit
+
+    # -- producing side -------------------------------------------------------------------
+    def create_job(self, feed_uri: str | Path, context: JobContext, **fields: Any) -> ValidationJob:
+        return ValidationJob(feed_uri=str(feed_uri), context=context, **fields)
+
+    def submit(self, feed_uri: str | Path, context: JobContext, **fields: Any) -> tuple[ValidationJob, PublishReceipt]:
+        """Create a job and publish it to its tier's queue. Raises ``PublishError`` if not queued."""
+        job = self.create_job(feed_uri, context, **fields)
+        receipt = self.publisher.publish(QueueMessage.for_job(job))
+        logger.info("job %s queued on %s/%s", job.job_id, receipt.backend, receipt.queue)
+        return job, receipt
+
+    # -- consuming side -------------------------------------------------------------------
+    def run(self, job: ValidationJob, *, attempt: int = 1) -> JobOutcome:
+        """Execute one job: started → progress… → completed | failed (| retrying, raised)."""
+        seq = _Sequence()
+        ruleset_ref = job.context.ruleset
+        collector = MetricsCollector(job, ruleset=ruleset_ref or "unknown").start()
+
+        def emit(event_type: EventType, metrics: dict[str, Any], error: ErrorInfo | None = None) -> None:
+            self.emitter.emit(
+                make_event(job, event_type, attempt=attempt, sequence=seq.next(), metrics=metrics,
+                           ruleset=collector.ruleset, error=error)
+            )
+
+        try:
+            path = Path(job.feed_uri)
+            collector.payload_size_bytes = path.stat().st_size if path.is_file() else 0
+            emit(EventType.STARTED, collector.snapshot())
+            ruleset: Ruleset = ruleset_for(job.context.marketplace, ruleset_ref)
+            collector.ruleset = ruleset.ref
+            progress = _ProgressReporter(self.progress_every, lambda n: emit(
+                EventType.PROGRESS, collector.snapshot(records_processed=n)))
+            result = self.validator(
+                path, ruleset, on_progress=progress, progress_every=self.progress_every,
+                sample_limit=self.sample_limit,
+            )
+            metrics = collector.collect(result)
+            emit(EventType.COMPLETED, metrics.model_dump(mode="json"))
+            return JobOutcome(job=job, status="completed", attempt=attempt, metrics=metrics,
+                              sample=result.sample, file_errors=result.file_errors)
+        except Exception as exc:
+            decision = self.retry_policy.decide(exc, attempt)
+            error = ErrorInfo(
+                error_type=type(exc).__name__,
+                message=exc.reason if isinstance(exc, JobsPipelineError) else str(exc)[:500],
+                classification=decision.classification,
+                delay_s=decision.delay_s if decision.retry else None,
+            )
+            if decision.retry:
+                emit(EventType.RETRYING, collector.snapshot(), error)
+                raise JobRetryRequested(job_id=str(job.job_id), attempt=attempt, decision=decision, cause=exc) from exc
+            if not isinstance(exc, JobsPipelineError):
+                logger.exception("job %s failed with an unexpected error", job.job_id)
+            emit(EventType.FAILED, collector.snapshot(), error)
+            return JobOutcome(job=job, status="failed", attempt=attempt, error=error)
+        finally:
+            self.emitter.flush()
+
+
+class _Sequence:
+    def __init__(self) -> None:
+        self.value = -1
+
+    def next(self) -> int:
+        self.value += 1
+        return self.value
+
+
+class _ProgressReporter:
+    """Calls ``report`` each time another ``every`` records have been processed."""
+
+    def __init__(self, every: int, report: Callable[[int], None]) -> None:
+        self.every = every
+        self.report = report
+        self.next_mark = every
+
+    def __call__(self, records_done: int) -> None:
+        if records_done >= self.next_mark:
+            self.report(records_done)
+            self.next_mark = (records_done // self.every + 1) * self.every

@@ -1,0 +1,116 @@
+"""Configuration from the environment (pydantic-settings), checked once at start-up.
+
+A missing or wrong variable raises :class:`SettingsError` naming the variable and what to
+set, instead of failing later in the middle of a job.
+"""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.queue.registry import QUEUE_BACKENDS
+from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
+
+Deployment = Literal["local", "staging", "prod"]
+
+
+def _csv(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)  # type: ignore[arg-type]
+
+
+class Settings(BaseSettings):
+    """Every environment variable the project reads. Field name = variable name, upper-cased."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    dagster_deployment: Deployment = "local"
+    queue_backend: str = Field("memory", description="Queue backend publishing jobs.")
+    queue_name_free: str = "free"
+    queue_name_pro: str = "pro"
+    telemetry_sinks: str = Field("log,lake", description="Comma-separated telemetry sinks.")
+    telemetry_source: str = "urn:jobs-pipeline:local"
+
+    jobs_pipeline_data_dir: Path = Path("data")
+    jobs_pipeline_landing_dir: Path | None = None
+    jobs_pipeline_lake_dir: Path | None = None
+    jobs_pipeline_duckdb: Path | None = None
+    jobs_pipeline_quarantine_dir: Path | None = None
+    jobs_pipeline_reports_dir: Path | None = None
+    jobs_pipeline_landing_tier: Literal["free", "pro"] = "free"
+
+    progress_every_records: int = Field(100_000, gt=0)
+    sample_errors_limit: int = Field(20, ge=0)
+
+    @field_validator("queue_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in QUEUE_BACKENDS:
+            raise ValueError(f"unknown queue backend {value!r}; allowed: {', '.join(sorted(QUEUE_BACKENDS))}")
+        return value
+
+    @field_validator("telemetry_sinks")
+    @classmethod
+    def _known_sinks(cls, value: str) -> str:
+        sinks = _csv(value.lower())
+        unknown = [s for s in sinks if s not in TELEMETRY_SINKS]
+        if unknown or not sinks:
+            raise ValueError(
+                f"unknown telemetry sink(s) {unknown or value!r}; allowed: {', '.join(sorted(TELEMETRY_SINKS))}"
+            )
+        return ",".join(sinks)
+
+    @property
+    def sinks(self) -> list[str]:
+        return _csv(self.telemetry_sinks)
+
+    @cached_property
+    def data_dir(self) -> Path:
+        return self.jobs_pipeline_data_dir.expanduser().resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return (self.jobs_pipeline_landing_dir or self.data_dir / "landing").expanduser().resolve()
+
+    @property
+    def lake_dir(self) -> Path:
+        return (self.jobs_pipeline_lake_dir or self.data_dir / "lake").expanduser().resolve()
+
+    @property
+    def duckdb_path(self) -> Path:
+        return (self.jobs_pipeline_duckdb or self.data_dir / "quality.duckdb").expanduser().resolve()
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return (self.jobs_pipeline_quarantine_dir or self.data_dir / "quarantine").expanduser().resolve()
+
+    @property
+    def reports_dir(self) -> Path:
+        return (self.jobs_pipeline_reports_dir or self.data_dir / "reports").expanduser().resolve()
+
+    def queue_name(self, tier: str) -> str:
+        return self.queue_name_pro if tier == "pro" else self.queue_name_free
+
+
+def format_settings_error(exc: ValidationError) -> str:
+    """One line per bad variable: its name, what is wrong, and what to set."""
+    lines = []
+    for err in exc.errors():
+        var = str(err["loc"][0]).upper() if err["loc"] else "?"
+        got = err.get("input")
+        lines.append(f"{var}: {err['msg']} (got {got!r}); set {var} in the environment")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and check the environment; raise :class:`SettingsError` naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(format_settings_error(exc)) from None

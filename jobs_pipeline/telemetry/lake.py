@@ -1,0 +1,68 @@
+"""Local event lake: JSON lines under ``<lake>/date=YYYY-MM-DD/``, lock-free.
+
+Each emitter instance owns its files (the name carries host, pid and a random writer id),
+so no two processes ever write one file. Events go to a hidden ``.inflight`` file; ``flush``
+closes it and renames it atomically to ``part-<writer>-<n>.jsonl``. Readers only see
+``part-*.jsonl`` files, which are complete by construction.
+"""
+
+import json
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+from typing import IO
+
+from jobs_pipeline.telemetry.events import TelemetryEvent
+
+PART_GLOB = "date=*/part-*.jsonl"
+
+
+class LakeTelemetryEmitter:
+    def __init__(self, root: Path | str, *, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        host = socket.gethostname().replace("-", "").replace(".", "")[:16] or "host"
+        self.writer_id = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[Path, IO[str]]] = {}
+        self._seq = 0
+
+    def _file_for(self, day: str) -> IO[str]:
+        entry = self._open.get(day)
+        if entry is None:
+            folder = self.root / f"date={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".inflight-{self.writer_id}-{self._seq:06d}.jsonl"
+            self._seq += 1
+            entry = (tmp, tmp.open("w", encoding="utf-8"))
+            self._open[day] = entry
+        return entry[1]
+
+    def emit(self, event: TelemetryEvent) -> None:
+        line = json.dumps(event.to_json_dict(), separators=(",", ":"))
+        day = event.timestamp.strftime("%Y-%m-%d")
+        with self._lock:
+            self._file_for(day).write(line + "\n")
+
+    def flush(self) -> None:
+        """Publish every in-flight file (atomic rename); later events start new files."""
+        with self._lock:
+            for tmp, handle in self._open.values():
+                handle.flush()
+                if self.fsync:
+                    os.fsync(handle.fileno())
+                handle.close()
+                final = tmp.with_name(tmp.name.replace(".inflight-", "part-", 1))
+                os.replace(tmp, final)
+            self._open.clear()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __del__(self) -> None:  # best effort: never leave events invisible
+        try:
+            self.flush()
+        except Exception:
+            pass

@@ -1,0 +1,24 @@
+"""Structured-logging emitter: one JSON line per event on the ``jobs_pipeline.events`` logger."""
+
+import json
+import logging
+
+from jobs_pipeline.telemetry.events import TelemetryEvent
+
+logger = logging.getLogger("jobs_pipeline.events")
+
+
+class LogTelemetryEmitter:
+    def __init__(self, level: int = logging.INFO, log: logging.Logger | None = None) -> None:
+        self.level = level
+        self.log = log or logger
+
+    def emit(self, event: TelemetryEvent) -> None:
+        if self.log.isEnabledFor(self.level):
+            self.log.log(self.level, json.dumps(event.to_json_dict(), separators=(",", ":")))
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

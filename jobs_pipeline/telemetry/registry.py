@@ -1,0 +1,10 @@
+"""Names of the telemetry sinks a deployment can choose (``TELEMETRY_SINKS``).
+
+Kept apart from the emitters so settings can check a name without importing any sink.
+"""
+
+TELEMETRY_SINKS: dict[str, str] = {
+    "memory": "jobs_pipeline.telemetry.memory:InMemoryTelemetryEmitter",
+    "log": "jobs_pipeline.telemetry.log:LogTelemetryEmitter",
+    "lake": "jobs_pipeline.telemetry.lake:LakeTelemetryEmitter",
+}

@@ -1,0 +1,1 @@
+"""The DuckDB quality tables, built from the event lake (no Dagster here: assets wrap it)."""

@@ -1,0 +1,89 @@
+"""``job_runs`` and ``marketplace_quality``, derived from ``job_events``.
+
+``job_runs`` has one row per job: its final status (the last terminal event of its highest
+attempt), its attempts and its metrics. ``marketplace_quality`` aggregates job runs by
+marketplace, category and region; its rates are record-weighted fractions in [0, 1].
+Both are rebuilt in one statement each (cheap: they read the compact ``job_events``).
+"""
+
+import duckdb
+
+from jobs_pipeline.warehouse.connection import scalar
+
+JOB_RUNS_SQL = """
+CREATE OR REPLACE TABLE job_runs AS
+WITH ranked AS (
+    SELECT *,
+           row_number() OVER (
+               PARTITION BY job_id
+               ORDER BY (event_type IN ('job.completed', 'job.failed')) DESC, attempt DESC,
+                        sequence DESC, ts DESC
+           ) AS rn
+    FROM job_events
+),
+agg AS (
+    SELECT job_id, max(attempt) AS attempts, min(ts) AS first_event_at, max(ts) AS last_event_at,
+           count(*) FILTER (WHERE event_type = 'job.retrying') AS retries
+    FROM job_events GROUP BY job_id
+)
+SELECT r.job_id, r.task, r.marketplace, r.category, r.region, r.partition_key, r.tier, r.ruleset,
+       CASE r.event_type WHEN 'job.completed' THEN 'completed'
+                         WHEN 'job.failed' THEN 'failed'
+                         WHEN 'job.retrying' THEN 'retrying'
+                         ELSE 'running' END AS status,
+       a.attempts, a.retries, a.first_event_at, a.last_event_at,
+       CAST(a.last_event_at AS DATE) AS day,
+       coalesce(r.records_total, 0) AS records_total,
+       coalesce(r.records_valid, 0) AS records_valid,
+       coalesce(r.records_error, 0) AS records_error,
+       coalesce(r.records_warning, 0) AS records_warning,
+       r.payload_size_bytes, r.processing_time_ms, r.latency_ms,
+       coalesce(r.error_rate, 0) AS error_rate, coalesce(r.warning_rate, 0) AS warning_rate,
+       r.errors_by_field, r.error_type, r.error_message
+FROM ranked r JOIN agg a USING (job_id)
+WHERE r.rn = 1
+"""
+
+MARKETPLACE_QUALITY_SQL = """
+CREATE OR REPLACE TABLE marketplace_quality AS
+SELECT marketplace, category, region,
+       count(*) AS jobs,
+       count(*) FILTER (WHERE status = 'completed') AS jobs_completed,
+       count(*) FILTER (WHERE status = 'failed') AS jobs_failed,
+       sum(records_total) AS records_total,
+       sum(records_valid) AS records_valid,
+       sum(records_error) AS records_error,
+       sum(records_warning) AS records_warning,
+       coalesce(sum(records_error) / nullif(sum(records_total), 0), 0) AS error_rate,
+       coalesce(sum(records_warning) / nullif(sum(records_total), 0), 0) AS warning_rate
+FROM job_runs
+WHERE status IN ('completed', 'failed')
+GROUP BY ALL
+ORDER BY marketplace, category, region
+"""
+
+
+def build_job_runs(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(JOB_RUNS_SQL)
+    return scalar(con, "SELECT count(*) FROM job_runs")
+
+
+def build_marketplace_quality(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(MARKETPLACE_QUALITY_SQL)
+    return scalar(con, "SELECT count(*) FROM marketplace_quality")
+
+
+def overall_error_rate(con: duckdb.DuckDBPyConnection, table: str = "marketplace_quality") -> float:
+    return float(scalar(con, f"SELECT coalesce(sum(records_error) / nullif(sum(records_total), 0), 0) FROM {table}"))
+
+
+def rates_out_of_range(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return scalar(con, f"""SELECT count(*) FROM {table}
+            WHERE error_rate NOT BETWEEN 0 AND 1 OR warning_rate NOT BETWEEN 0 AND 1""")
+
+
+def inconsistent_job_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows breaking the metrics invariants (valid + error <= total, one row per job)."""
+    bad_counts = scalar(con, "SELECT count(*) FROM job_runs WHERE records_valid + records_error > records_total")
+    dupes = scalar(con, "SELECT count(*) - count(DISTINCT job_id) FROM job_runs")
+    return bad_counts + dupes
