@@ -18,6 +18,7 @@ class RetryDecision:
     delay_s: float = 0.0
     classification: str = "permanent"
     reason: str = ""
+    max_attempts: int = 1  # the policy's ceiling, so adapters can tell their own retry machinery
 
 
 class RetryPolicy(Protocol):

@@ -1,0 +1,99 @@
+"""Quality tables in DuckDB: ``job_events`` -> ``job_runs`` -> ``marketplace_quality``.
+
+Each is a thin wrapper over :mod:`jobs_pipeline.warehouse`; writers share the
+``duckdb_writer`` pool (limit 1 in ``dagster.yaml``), checks open the file read-only.
+Numeric metadata uses stable keys so the UI plots them over time.
+"""
+
+import dagster as dg
+
+from jobs_pipeline.defs.resources import DuckDBWarehouseResource
+from jobs_pipeline.warehouse.connection import scalar
+from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
+from jobs_pipeline.warehouse.tables import (
+    build_job_runs,
+    build_marketplace_quality,
+    inconsistent_job_runs,
+    overall_error_rate,
+    rates_out_of_range,
+)
+
+DUCKDB_POOL = "duckdb_writer"
+GROUP = "quality"
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"},
+          description="Every job event from the lake, once (incremental, de-duplicated by event_id).")
+def job_events(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        stats = ingest_lake(con, warehouse.lake_dir)
+        rows = scalar(con, "SELECT count(*) FROM job_events")
+    context.log.info(f"ingested {stats.events_inserted} new events from {stats.files} lake files")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "files_ingested": stats.files,
+        "events_read": stats.events_read,
+        "events_inserted": stats.events_inserted,
+    })
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_events],
+          description="One row per job: final status, attempts and metrics.")
+def job_runs(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        rows = build_job_runs(con)
+        failed = scalar(con, "SELECT count(*) FROM job_runs WHERE status = 'failed'")
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "jobs_failed": failed})
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs],
+          description="Jobs, records, error_rate and warning_rate by marketplace, category and region.")
+def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        rows = build_marketplace_quality(con)
+        rate = overall_error_rate(con)
+        preview = con.execute(
+            "SELECT marketplace, category, region, jobs, records_total, round(error_rate, 4) AS error_rate "
+            "FROM marketplace_quality ORDER BY error_rate DESC LIMIT 20"
+        ).fetchall()
+    table = "| marketplace | category | region | jobs | records | error_rate |\n|---|---|---|---|---|---|\n" + "\n".join(
+        "| " + " | ".join(str(v) for v in row) + " |" for row in preview
+    )
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "overall_error_rate": rate,
+        "preview": dg.MetadataValue.md(table),
+    })
+
+
+@dg.asset_check(asset=job_events, description="No event id appears twice.")
+def job_events_unique_ids(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        dupes = duplicate_event_ids(con)
+    return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_event_ids": dupes})
+
+
+@dg.asset_check(asset=job_runs, description="One row per job and valid + error <= total.")
+def job_runs_consistent(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        bad = inconsistent_job_runs(con)
+    return dg.AssetCheckResult(passed=bad == 0, metadata={"inconsistent_rows": bad})
+
+
+@dg.asset_check(asset=marketplace_quality, description="error_rate and warning_rate within [0, 1].")
+def marketplace_quality_rates_in_range(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con:
+        bad = rates_out_of_range(con, "marketplace_quality")
+    return dg.AssetCheckResult(passed=bad == 0, metadata={"rows_out_of_range": bad})
+
+
+quality_tables_job = dg.define_asset_job(
+    "quality_tables_job", selection=[job_events, job_runs, marketplace_quality],
+    description="Ingest new lake events and rebuild the quality tables.",
+)
+
+quality_tables_daily = dg.ScheduleDefinition(
+    name="quality_tables_daily", job=quality_tables_job, cron_schedule="15 0 * * *",
+    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 00:15 UTC: refresh the quality tables.",
+)

@@ -1,0 +1,155 @@
+"""Dagster resources, one ``ConfigurableResource`` subclass per backend, chosen per
+deployment (``DAGSTER_DEPLOYMENT=local|staging|prod``) from one dict, once.
+
+Local defaults come from the checked settings; staging and prod read their paths and
+secrets through ``dg.EnvVar`` so they resolve at launch and stay hidden in the UI.
+"""
+
+import threading
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from jobs_pipeline.jobs.service import JobService
+from jobs_pipeline.queue.memory import InMemoryQueuePublisher
+from jobs_pipeline.queue.publisher import QueuePublisher
+from jobs_pipeline.settings import Settings, load_settings
+from jobs_pipeline.telemetry.emitter import TelemetryEmitter
+from jobs_pipeline.telemetry.factory import build_emitter
+from jobs_pipeline.warehouse.connection import connect
+
+
+class QueuePublisherResource(dg.ConfigurableResource, ABC):
+    """Base of the queue backends; ops depend on this type, deployments pick a subclass."""
+
+    queue_name_free: str = "free"
+    queue_name_pro: str = "pro"
+
+    @abstractmethod
+    def get_publisher(self) -> QueuePublisher: ...
+
+
+_MEMORY_QUEUES: dict[str, InMemoryQueuePublisher] = {}
+_MEMORY_LOCK = threading.Lock()
+
+
+class InMemoryQueueResource(QueuePublisherResource):
+    """Process-local queues (tests, local demo): one shared publisher per ``name``."""
+
+    name: str = "default"
+
+    def get_publisher(self) -> InMemoryQueuePublisher:
+        with _MEMORY_LOCK:
+            if self.name not in _MEMORY_QUEUES:
+                _MEMORY_QUEUES[self.name] = InMemoryQueuePublisher(
+                    {"free": self.queue_name_free, "pro": self.queue_name_pro}
+                )
+            return _MEMORY_QUEUES[self.name]
+
+
+class TelemetryResource(dg.ConfigurableResource):
+    """The job event sinks (``TELEMETRY_SINKS``), built by the same factory the worker uses."""
+
+    sinks: list[str] = ["log", "lake"]
+    lake_dir: str
+
+    def get_emitter(self) -> TelemetryEmitter:
+        return build_emitter(self.sinks, lake_dir=self.lake_dir)
+
+
+class JobServiceResource(dg.ConfigurableResource):
+    """A :class:`JobService` wired with the deployment's queue and telemetry."""
+
+    queue: QueuePublisherResource
+    telemetry: TelemetryResource
+    progress_every_records: int = 100_000
+    sample_errors_limit: int = 20
+
+    def get_service(self) -> JobService:
+        return JobService(
+            self.queue.get_publisher(),
+            self.telemetry.get_emitter(),
+            progress_every=self.progress_every_records,
+            sample_limit=self.sample_errors_limit,
+        )
+
+
+class DuckDBWarehouseResource(dg.ConfigurableResource):
+    """The quality database. Writers are serialised by the ``duckdb_writer`` pool;
+    readers open it read-only."""
+
+    path: str
+    lake_dir: str
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.path, read_only=read_only) as con:
+            yield con
+
+
+class LandingZoneResource(dg.ConfigurableResource):
+    """Where sellers' files arrive (``<marketplace>/<category>/<region>/<file>``)."""
+
+    landing_dir: str
+    quarantine_dir: str
+    tier: str = "free"
+    max_files_per_tick: int = 20
+    settle_seconds: float = 30.0
+
+
+def local_resources(settings: Settings) -> dict[str, Any]:
+    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=str(settings.lake_dir))
+    return {
+        "job_service": JobServiceResource(
+            queue=InMemoryQueueResource(queue_name_free=settings.queue_name_free,
+                                        queue_name_pro=settings.queue_name_pro),
+            telemetry=telemetry,
+            progress_every_records=settings.progress_every_records,
+            sample_errors_limit=settings.sample_errors_limit,
+        ),
+        "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=str(settings.lake_dir)),
+        "landing": LandingZoneResource(
+            landing_dir=str(settings.landing_dir),
+            quarantine_dir=str(settings.quarantine_dir),
+            tier=settings.jobs_pipeline_landing_tier,
+        ),
+    }
+
+
+def shared_resources(settings: Settings) -> dict[str, Any]:
+    """Staging and prod: every location and secret from the environment at launch."""
+    lake = dg.EnvVar("JOBS_PIPELINE_LAKE_DIR")
+    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=lake)
+    return {
+        "job_service": JobServiceResource(
+            queue=InMemoryQueueResource(queue_name_free=settings.queue_name_free,
+                                        queue_name_pro=settings.queue_name_pro),
+            telemetry=telemetry,
+            progress_every_records=settings.progress_every_records,
+            sample_errors_limit=settings.sample_errors_limit,
+        ),
+        "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
+        "landing": LandingZoneResource(
+            landing_dir=dg.EnvVar("JOBS_PIPELINE_LANDING_DIR"),
+            quarantine_dir=dg.EnvVar("JOBS_PIPELINE_QUARANTINE_DIR"),
+            tier=settings.jobs_pipeline_landing_tier,
+        ),
+    }
+
+
+def resources_by_deployment(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "local": local_resources(settings),
+        "staging": shared_resources(settings),
+        "prod": shared_resources(settings),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = load_settings()
+    return dg.Definitions(resources=resources_by_deployment(settings)[settings.dagster_deployment])

@@ -1,0 +1,95 @@
+"""The ``validate_feed`` job: describe the file -> run the job (validate, collect metrics,
+emit events: ``JobService.run``) -> publish the outcome as ``feed.validated``.
+
+Validation, metrics and events stay in one ``JobService.run`` call on purpose: it is the
+same call the Celery worker and the CLI make, so every path emits identical telemetry.
+A feed that fails validation still publishes its outcome, then fails the run.
+"""
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.jobs.retry import JobRetryRequested
+from jobs_pipeline.jobs.service import JobOutcome
+from jobs_pipeline.queue.publisher import QueueMessage
+from jobs_pipeline.defs.resources import JobServiceResource
+
+
+class FeedConfig(dg.Config):
+    """Which file to validate and its business context (the launchpad form)."""
+
+    path: str = Field(description="Path of the feed file.")
+    marketplace: str = Field(description="Marketplace whose ruleset applies, e.g. google_merchant.")
+    category: str = "unknown"
+    region: str = "unknown"
+    tier: Literal["free", "pro"] = "free"
+    ruleset: str | None = Field(None, description="name@version; empty = the marketplace's latest.")
+    job_id: str | None = Field(None, description="Set by sensors so a job keeps one id.")
+    enqueued_at: str | None = Field(None, description="ISO-8601 time the job was queued.")
+
+
+@dg.op(description="Build the job from the run config and describe the file.")
+def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> ValidationJob:
+    fields: dict = {}
+    if config.job_id:
+        fields["job_id"] = uuid.UUID(config.job_id)
+    if config.enqueued_at:
+        fields["enqueued_at"] = datetime.fromisoformat(config.enqueued_at)
+    job = ValidationJob(
+        feed_uri=config.path,
+        context=JobContext(marketplace=config.marketplace, category=config.category, region=config.region,
+                           ruleset=config.ruleset, tier=config.tier),
+        **fields,
+    )
+    path = Path(config.path)
+    size = path.stat().st_size if path.is_file() else -1
+    context.add_output_metadata({"job_id": str(job.job_id), "partition_key": job.partition_key,
+                                 "payload_size_bytes": size})
+    return job
+
+
+@dg.op(description="JobService.run: validate, collect metrics, emit job.* events.")
+def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, job: ValidationJob) -> JobOutcome:
+    service = job_service.get_service()
+    try:
+        outcome = service.run(job, attempt=context.retry_number + 1)
+    except JobRetryRequested as exc:
+        raise dg.RetryRequested(max_retries=max(0, exc.decision.max_attempts - 1),
+                                seconds_to_wait=exc.decision.delay_s) from exc
+    finally:
+        service.emitter.close()
+    metadata: dict = {"status": outcome.status, "attempt": outcome.attempt}
+    if outcome.metrics:
+        m = outcome.metrics
+        metadata.update(records_total=m.records_total, records_error=m.records_error,
+                        records_warning=m.records_warning, error_rate=m.error_rate,
+                        warning_rate=m.warning_rate, processing_time_ms=m.processing_time_ms)
+    if outcome.error:
+        metadata["error"] = f"{outcome.error.error_type}: {outcome.error.message}"
+    context.add_output_metadata(metadata)
+    return outcome
+
+
+@dg.op(description="Publish feed.validated on the tier's queue; fail the run if the job failed.")
+def publish_outcome(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
+    publisher = job_service.queue.get_publisher()
+    receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
+    context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
+    if not outcome.ok:
+        error = outcome.error
+        raise dg.Failure(
+            description=f"{error.error_type}: {error.message}" if error else "job failed",
+            metadata={"job_id": str(outcome.job.job_id), "partition_key": outcome.job.partition_key},
+            allow_retries=False,
+        )
+
+
+@dg.job(description="Validate one feed file against its marketplace ruleset.", tags={"kind": "validation"})
+def validate_feed() -> None:
+    publish_outcome(run_validation(describe_feed()))

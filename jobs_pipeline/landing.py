@@ -1,0 +1,88 @@
+"""The landing folder: which files are feeds, what context their path gives, when they are
+ready, and how each version of a file is identified.
+
+Layout: ``<landing>/<marketplace>/<category>/<region>/<file>``. A file elsewhere, or with
+an invalid segment, is *unusable*: reported once, never fatal. A file whose name marks it
+as in progress (``*.part``, ``*.tmp``, ``*.crdownload``, hidden or ``~`` files) waits, and
+so does a file whose size or mtime changed since the previous look.
+
+A file *version* is ``relative path + size + mtime`` (nanoseconds): its digest is the
+sensor's ``run_key`` and, through a UUIDv5, the job's id. An unchanged file therefore never
+runs twice, and a changed file runs again.
+"""
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from jobs_pipeline.jobs.model import JobContext, Tier
+
+TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".filepart", ".swp")
+_JOB_NS = uuid.UUID("a9c51f3e-7a0b-4d43-9d0f-5b8f6a3e2c10")
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    relpath: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def version(self) -> str:
+        return f"{self.relpath}|{self.size}|{self.mtime_ns}"
+
+    @property
+    def run_key(self) -> str:
+        return hashlib.sha256(self.version.encode()).hexdigest()[:32]
+
+    @property
+    def digest(self) -> str:
+        """Short fingerprint kept in the sensor cursor."""
+        return self.run_key[:16]
+
+    @property
+    def job_id(self) -> uuid.UUID:
+        return uuid.uuid5(_JOB_NS, self.version)
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith((".", "~")) or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def context_from_relpath(relpath: str, tier: Tier | str = Tier.FREE) -> JobContext:
+    """``marketplace/category/region/file`` -> context; ``ValueError`` with the reason otherwise."""
+    parts = Path(relpath).parts
+    if len(parts) != 4:
+        raise ValueError(
+            f"{relpath}: expected <marketplace>/<category>/<region>/<file>, got {len(parts) - 1} folder level(s)"
+        )
+    marketplace, category, region, _ = parts
+    try:
+        return JobContext(marketplace=marketplace, category=category, region=region, tier=tier)
+    except ValidationError as exc:
+        raise ValueError(f"{relpath}: {exc.errors()[0]['msg']}") from None
+
+
+def scan_landing(root: Path | str) -> Iterator[LandedFile]:
+    """Every regular, non-temporary file under ``root`` (a file vanishing mid-scan is skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if is_temporary(name):
+                continue
+            path = Path(dirpath) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            yield LandedFile(relpath=path.relative_to(root).as_posix(), path=path, size=st.st_size,
+                             mtime_ns=st.st_mtime_ns)
