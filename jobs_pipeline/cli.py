@@ -1,0 +1,96 @@
+"""``jobs-pipeline``: the command line.
+
+``validate`` exits 0 when the file was processed (even with bad records) and 2 with a
+one-line reason on stderr when the file is unusable or the configuration is wrong.
+Each subcommand lives in its own small function; ``build_parser`` wires them.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from jobs_pipeline.errors import JobsPipelineError
+
+EXIT_UNUSABLE = 2
+
+
+def _print_metrics(outcome, as_json: bool) -> None:
+    summary = outcome.summary()
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    m = outcome.metrics
+    print(f"job {summary['job_id']}  {summary['partition_key']}  ruleset {m.ruleset}")
+    print(f"records: {m.records_total} total, {m.records_valid} valid, {m.records_error} error, "
+          f"{m.records_warning} warning")
+    print(f"error_rate {m.error_rate:.4f}  warning_rate {m.warning_rate:.4f}  "
+          f"processing {m.processing_time_ms:.1f} ms  {m.payload_size_bytes} bytes")
+    for field, count in sorted(m.errors_by_field.items(), key=lambda kv: -kv[1]):
+        print(f"  {field}: {count} record(s) with errors")
+    for line in outcome.file_errors:
+        print(f"  file: {line}")
+    for s in outcome.sample[:10]:
+        print(f"  row {s.row}: {s.field} [{s.rule}] {s.message} (value {s.value!r})")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from jobs_pipeline.jobs.model import JobContext
+    from jobs_pipeline.jobs.service import JobService
+    from jobs_pipeline.queue.memory import InMemoryQueuePublisher
+    from jobs_pipeline.settings import load_settings
+    from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
+
+    settings = load_settings()
+    context = JobContext(marketplace=args.marketplace, category=args.category, region=args.region,
+                         ruleset=args.ruleset, tier=args.tier)
+    service = JobService(InMemoryQueuePublisher(), InMemoryTelemetryEmitter(),
+                         progress_every=settings.progress_every_records,
+                         sample_limit=settings.sample_errors_limit)
+    outcome = service.run(service.create_job(args.path, context))
+    if not outcome.ok:
+        print(f"error: {outcome.error.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    _print_metrics(outcome, args.json)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from jobs_pipeline.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobs-pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="validate one feed file and print its metrics")
+    v.add_argument("path")
+    v.add_argument("--marketplace", required=True)
+    v.add_argument("--category", default="unknown")
+    v.add_argument("--region", default="unknown")
+    v.add_argument("--ruleset", default=None, help="name@version (default: the marketplace's latest)")
+    v.add_argument("--tier", default="free", choices=["free", "pro"])
+    v.add_argument("--json", action="store_true", help="print the full outcome as JSON")
+    v.set_defaults(func=cmd_validate)
+
+    d = sub.add_parser("demo", help="run the demo end to end on embedded defaults")
+    d.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except JobsPipelineError as exc:
+        print(f"error: {exc.reason}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except ValueError as exc:  # bad arguments (e.g. an invalid marketplace name)
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
