@@ -1,6 +1,5 @@
-"""Validation jobs: the job model and :class:`JobService`."""
+"""Validation jobs: the job model (:mod:`.model`) and :class:`~.service.JobService`.
 
-from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob, partition_key
-from jobs_pipeline.jobs.service import JobOutcome, JobService
-
-__all__ = ["JobContext", "JobOutcome", "JobService", "Tier", "ValidationJob", "partition_key"]
+Import from the submodules; this package file stays empty so importing the job model
+never pulls in the service and its collaborators (no import cycles).
+"""

@@ -1,5 +1,2 @@
-"""Queue publishing behind :class:`QueuePublisher`; backends are chosen by ``queue_factory``."""
-
-from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage, QueuePublisher
-
-__all__ = ["PublishReceipt", "QueueMessage", "QueuePublisher"]
+"""Queue publishing behind ``QueuePublisher`` (:mod:`.publisher`); backends are chosen by
+:mod:`.queue_factory`. Import from the submodules (no eager imports here)."""
