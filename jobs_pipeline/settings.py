@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     progress_every_records: int = Field(100_000, gt=0)
     sample_errors_limit: int = Field(20, ge=0)
 
+    # Retries of transient/throttled failures (jobs_pipeline.jobs.retry, docs/retries.md).
+    retry_max_attempts: int = Field(3, ge=1, description="Attempts per job, the first included.")
+    retry_base_s: float = Field(1.0, ge=0, description="Backoff base for transient errors (s).")
+    retry_throttle_base_s: float = Field(5.0, ge=0, description="Backoff base when throttled (s).")
+    retry_cap_s: float = Field(60.0, ge=0, description="Largest delay between attempts (s).")
+
     @field_validator("queue_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
