@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import QueuePublisher
@@ -68,6 +69,15 @@ class JobServiceResource(dg.ConfigurableResource):
     telemetry: TelemetryResource
     progress_every_records: int = 100_000
     sample_errors_limit: int = 20
+    # RETRY_* settings: the same policy the Celery task uses (docs/retries.md).
+    retry_max_attempts: int = 3
+    retry_base_s: float = 1.0
+    retry_throttle_base_s: float = 5.0
+    retry_cap_s: float = 60.0
+
+    def retry_policy(self) -> ExponentialRetryPolicy:
+        return ExponentialRetryPolicy(max_attempts=self.retry_max_attempts, base_s=self.retry_base_s,
+                                      throttle_base_s=self.retry_throttle_base_s, cap_s=self.retry_cap_s)
 
     def get_service(self) -> JobService:
         return JobService(
@@ -75,6 +85,7 @@ class JobServiceResource(dg.ConfigurableResource):
             self.telemetry.get_emitter(),
             progress_every=self.progress_every_records,
             sample_limit=self.sample_errors_limit,
+            retry_policy=self.retry_policy(),
         )
 
 
@@ -101,6 +112,12 @@ class LandingZoneResource(dg.ConfigurableResource):
     settle_seconds: float = 30.0
 
 
+def retry_fields(settings: Settings) -> dict[str, Any]:
+    """The ``RETRY_*`` settings as :class:`JobServiceResource` fields."""
+    return {"retry_max_attempts": settings.retry_max_attempts, "retry_base_s": settings.retry_base_s,
+            "retry_throttle_base_s": settings.retry_throttle_base_s, "retry_cap_s": settings.retry_cap_s}
+
+
 def local_resources(settings: Settings) -> dict[str, Any]:
     telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=str(settings.lake_dir))
     return {
@@ -110,6 +127,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
             telemetry=telemetry,
             progress_every_records=settings.progress_every_records,
             sample_errors_limit=settings.sample_errors_limit,
+            **retry_fields(settings),
         ),
         "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=str(settings.lake_dir)),
         "landing": LandingZoneResource(
@@ -131,6 +149,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
             telemetry=telemetry,
             progress_every_records=settings.progress_every_records,
             sample_errors_limit=settings.sample_errors_limit,
+            **retry_fields(settings),
         ),
         "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
         "landing": LandingZoneResource(

@@ -79,7 +79,16 @@ def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResour
 @dg.op(description="Publish feed.validated on the tier's queue; fail the run if the job failed.")
 def publish_outcome(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
     publisher = job_service.queue.get_publisher()
-    receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
+    try:
+        receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
+    except Exception as exc:  # a broker outage retries this op only, with the shared policy
+        decision = job_service.retry_policy().decide(exc, context.retry_number + 1)
+        if decision.retry:
+            context.log.warning(f"publish feed.validated: {decision.classification} ({decision.reason}); "
+                                f"retry in {decision.delay_s:.2f}s")
+            raise dg.RetryRequested(max_retries=max(0, decision.max_attempts - 1),
+                                    seconds_to_wait=decision.delay_s) from exc
+        raise
     context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
     if not outcome.ok:
         error = outcome.error
