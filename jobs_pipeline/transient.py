@@ -157,20 +157,22 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` then its causes: ``__cause__``, else ``__context__`` unless suppressed
-    (``raise ... from None`` says the context does not matter). Cycles are cut."""
+    """``exc`` then everything it was raised from or while handling, depth first: each
+    link's ``__cause__`` before its ``__context__``. A suppressed context (``raise ...
+    from None``) is still visited: httpcore suppresses the ``SSLCertVerificationError``
+    behind its ``ConnectError``, and that is exactly the fact we need. Cycles are cut."""
     seen: set[int] = set()
     out: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         out.append(current)
-        if current.__cause__ is not None:
-            current = current.__cause__
-        elif not current.__suppress_context__:
-            current = current.__context__
-        else:
-            current = None
+        for nxt in (current.__context__, current.__cause__):  # pushed in reverse: cause first
+            if nxt is not None and id(nxt) not in seen:
+                stack.append(nxt)
     return out
 
 

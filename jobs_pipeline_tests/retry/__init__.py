@@ -1,0 +1,1 @@
+"""Tests of issue 6: type-based error classification and retries (docs/retries.md)."""
