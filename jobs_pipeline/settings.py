@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     retry_throttle_base_s: float = Field(5.0, ge=0, description="Backoff base when throttled (s).")
     retry_cap_s: float = Field(60.0, ge=0, description="Largest delay between attempts (s).")
 
+    # Queue backends (docs/queue-migration.md). Required ones are checked by check_queue_settings.
+    celery_broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0.")
+    queue_publish_max_attempts: int = Field(3, ge=1, description="Publish attempts on transient broker errors.")
+    celery_visibility_timeout_s: int = Field(3600, gt=0, description="Redelivery delay of unacked tasks (> longest job).")
+    aws_region: str | None = Field(None, description="SQS region (falls back to AWS_DEFAULT_REGION).")
+    sqs_endpoint_url: str | None = Field(None, description="SQS endpoint override (local SQS-compatible server).")
+    sqs_queue_free_url: str | None = None
+    sqs_queue_pro_url: str | None = None
+    sqs_max_batch_bytes: int = Field(262_144, gt=0, le=1_048_576, description="SendMessageBatch byte cap.")
+    queue_rollout_backend: str | None = Field(None, description="Second backend getting a share of jobs.")
+    queue_rollout_percent: float = Field(0.0, ge=0, le=100, description="Share of jobs (by job_id hash).")
+
     @field_validator("queue_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
@@ -60,6 +72,13 @@ class Settings(BaseSettings):
         if value not in QUEUE_BACKENDS:
             raise ValueError(f"unknown queue backend {value!r}; allowed: {', '.join(sorted(QUEUE_BACKENDS))}")
         return value
+
+    @field_validator("queue_rollout_backend")
+    @classmethod
+    def _known_rollout_backend(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._known_backend(value)
 
     @field_validator("telemetry_sinks")
     @classmethod
@@ -117,6 +136,10 @@ def format_settings_error(exc: ValidationError) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Read and check the environment; raise :class:`SettingsError` naming the bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(format_settings_error(exc)) from None
+    from jobs_pipeline.queue.requirements import check_queue_settings  # no client libraries imported
+
+    check_queue_settings(settings)
+    return settings

@@ -1,7 +1,10 @@
 """Choose the queue backend from settings (``QUEUE_BACKEND``); callers never change.
 
 Backends are resolved from :data:`QUEUE_BACKENDS` lazily, so a backend's client library is
-imported only when it is chosen.
+imported only when it is chosen. With ``QUEUE_ROLLOUT_BACKEND`` and a positive
+``QUEUE_ROLLOUT_PERCENT`` the result is a :class:`~.rollout.RolloutQueuePublisher` sending
+that share of jobs (by ``job_id`` hash) to the rollout backend. A backend whose variables
+are missing fails here with a :class:`SettingsError` naming the variable.
 """
 
 from importlib import import_module
@@ -10,6 +13,7 @@ from typing import TYPE_CHECKING
 from jobs_pipeline.errors import SettingsError
 from jobs_pipeline.queue.publisher import QueuePublisher
 from jobs_pipeline.queue.registry import QUEUE_BACKENDS
+from jobs_pipeline.queue.requirements import require
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings
@@ -26,10 +30,24 @@ def publisher_class(backend: str) -> type:
     return getattr(import_module(module), attr)
 
 
-def build_publisher(settings: "Settings", backend: str | None = None) -> QueuePublisher:
-    """The publisher for ``backend`` (default: ``settings.queue_backend``)."""
-    name = backend or settings.queue_backend
-    cls = publisher_class(name)
+def build_single(settings: "Settings", backend: str) -> QueuePublisher:
+    """One backend, no rollout wrapping."""
+    if backend in QUEUE_BACKENDS:
+        require(settings, backend)  # before importing the backend's client library
+    cls = publisher_class(backend)
     return cls.from_settings(settings) if hasattr(cls, "from_settings") else cls(
         {"free": settings.queue_name_free, "pro": settings.queue_name_pro}
     )
+
+
+def build_publisher(settings: "Settings", backend: str | None = None) -> QueuePublisher:
+    """The publisher for ``backend`` (default: ``settings.queue_backend``, plus the rollout)."""
+    if backend is not None:
+        return build_single(settings, backend)
+    primary = build_single(settings, settings.queue_backend)
+    rollout = settings.queue_rollout_backend
+    if not rollout or settings.queue_rollout_percent <= 0:
+        return primary
+    from jobs_pipeline.queue.rollout import RolloutQueuePublisher
+
+    return RolloutQueuePublisher(primary, build_single(settings, rollout), settings.queue_rollout_percent)

@@ -1,0 +1,183 @@
+"""``SQSQueuePublisher``: jobs as SQS messages through boto3, one queue per tier.
+
+- Queue URLs come from ``SQS_QUEUE_FREE_URL`` / ``SQS_QUEUE_PRO_URL``; ``AWS_REGION`` and
+  ``SQS_ENDPOINT_URL`` (a local SQS-compatible server) configure the client.
+- The body is the job's JSON (``ValidationJob.to_message``); message attributes carry the
+  task name, tier, partition key, job id and schema version so a consumer can route or
+  reject a message without parsing the body.
+- FIFO queues (URL ending in ``.fifo``): ``MessageGroupId`` = partition key (order per
+  marketplace:category:region, parallel across them) and ``MessageDeduplicationId`` = job id,
+  so a re-publish within SQS's 5-minute window is dropped by SQS itself.
+- ``publish_batch`` sends ``SendMessageBatch`` calls of at most 10 entries and at most
+  ``max_batch_bytes`` (default 256 KiB; SQS now allows 1 MiB). A 200 answer is not success by
+  itself: every ``Failed`` entry is retried alone when SQS says it was not the sender's
+  fault, and reported in a :class:`BatchPublishError` otherwise.
+- botocore's own retries are off: the shared classifier decides (:mod:`.publish_retry`).
+"""
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from jobs_pipeline.errors import PublishError
+from jobs_pipeline.jobs.model import MESSAGE_SCHEMA_VERSION, Tier
+from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry, chunk
+from jobs_pipeline.queue.publish_retry import publish_with_retry
+from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage
+from jobs_pipeline.queue.requirements import aws_region, require
+
+if TYPE_CHECKING:
+    from jobs_pipeline.settings import Settings
+
+MAX_BATCH_ENTRIES = 10
+SQS_MAX_BYTES = 1_048_576
+DEFAULT_MAX_BATCH_BYTES = 262_144
+
+
+def sqs_client(*, region: str | None, endpoint_url: str | None = None) -> Any:
+    """A boto3 SQS client with short timeouts and no botocore retries (ours decide)."""
+    config = Config(connect_timeout=3, read_timeout=20, retries={"total_max_attempts": 1, "mode": "standard"})
+    return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url or None, config=config)
+
+
+def is_fifo(queue_url: str) -> bool:
+    return queue_url.endswith(".fifo")
+
+
+def message_attributes(message: QueueMessage) -> dict[str, dict[str, str]]:
+    schema = message.body.get("schema_version", MESSAGE_SCHEMA_VERSION)
+    return {
+        "task": {"DataType": "String", "StringValue": message.task},
+        "tier": {"DataType": "String", "StringValue": Tier(message.tier).value},
+        "partition_key": {"DataType": "String", "StringValue": message.partition_key},
+        "message_id": {"DataType": "String", "StringValue": message.message_id},
+        "schema_version": {"DataType": "Number", "StringValue": str(schema)},
+    }
+
+
+def encode(message: QueueMessage, queue_url: str) -> dict[str, Any]:
+    """The ``SendMessage`` parameters of one message (without ``QueueUrl``)."""
+    params: dict[str, Any] = {
+        "MessageBody": json.dumps(message.body, separators=(",", ":"), ensure_ascii=False),
+        "MessageAttributes": message_attributes(message),
+    }
+    if is_fifo(queue_url):
+        params["MessageGroupId"] = message.partition_key
+        params["MessageDeduplicationId"] = message.message_id
+    return params
+
+
+def encoded_size(params: dict[str, Any]) -> int:
+    """Bytes SQS counts against its size limit: body plus attribute names, types and values."""
+    size = len(params["MessageBody"].encode())
+    for name, attr in params.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(attr["DataType"].encode()) + len(attr["StringValue"].encode())
+    return size
+
+
+class SQSQueuePublisher:
+    backend = "sqs"
+
+    def __init__(self, queue_urls: dict[str, str], *, region: str | None = None, endpoint_url: str | None = None,
+                 max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES, max_attempts: int = 3,
+                 retry_base_s: float = 0.1, client: Any = None) -> None:
+        missing = [t for t in ("free", "pro") if not queue_urls.get(t)]
+        if missing:
+            raise PublishError(f"no queue URL for tier(s) {missing}", backend=self.backend, queue="?")
+        if not 0 < max_batch_bytes <= SQS_MAX_BYTES:
+            raise ValueError(f"max_batch_bytes must be in (0, {SQS_MAX_BYTES}]")
+        self.queue_urls = dict(queue_urls)
+        self.max_batch_bytes = max_batch_bytes
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.client = client or sqs_client(region=region, endpoint_url=endpoint_url)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "SQSQueuePublisher":
+        require(settings, "sqs")
+        return cls({"free": settings.sqs_queue_free_url or "", "pro": settings.sqs_queue_pro_url or ""},
+                   region=aws_region(settings), endpoint_url=settings.sqs_endpoint_url,
+                   max_batch_bytes=settings.sqs_max_batch_bytes,
+                   max_attempts=settings.queue_publish_max_attempts)
+
+    def queue_for(self, tier: Tier) -> str:
+        return self.queue_urls[Tier(tier).value]
+
+    def _receipt(self, message: QueueMessage, queue: str, broker_id: str | None) -> PublishReceipt:
+        return PublishReceipt(backend=self.backend, queue=queue, message_id=message.message_id,
+                              broker_message_id=broker_id)
+
+    def _checked(self, message: QueueMessage, queue: str) -> dict[str, Any]:
+        params = encode(message, queue)
+        size = encoded_size(params)
+        if size > self.max_batch_bytes:
+            raise PublishError(f"message {message.message_id} is {size} bytes, over the {self.max_batch_bytes}-byte "
+                               "limit (SQS_MAX_BATCH_BYTES)", backend=self.backend, queue=queue)
+        return params
+
+    def publish(self, message: QueueMessage) -> PublishReceipt:
+        queue = self.queue_for(message.tier)
+        params = self._checked(message, queue)
+        answer = publish_with_retry(lambda: self.client.send_message(QueueUrl=queue, **params),
+                                    backend=self.backend, queue=queue, max_attempts=self.max_attempts,
+                                    base_s=self.retry_base_s)
+        return self._receipt(message, queue, answer.get("MessageId"))
+
+    def publish_batch(self, messages: Sequence[QueueMessage]) -> list[PublishReceipt]:
+        """Receipts in the order of ``messages``; raises :class:`BatchPublishError` if any failed."""
+        receipts: dict[int, PublishReceipt] = {}
+        failed: list[FailedEntry] = []
+        by_queue: dict[str, list[tuple[int, QueueMessage, dict[str, Any]]]] = {}
+        for i, message in enumerate(messages):
+            queue = self.queue_for(message.tier)
+            try:
+                by_queue.setdefault(queue, []).append((i, message, self._checked(message, queue)))
+            except PublishError as exc:
+                failed.append(FailedEntry(message, exc.reason, code="MessageTooLong", sender_fault=True))
+        broken_queues: set[str] = set()
+        for queue, entries in by_queue.items():
+            for part in chunk(entries, max_entries=MAX_BATCH_ENTRIES, max_bytes=self.max_batch_bytes,
+                              size=lambda e: encoded_size(e[2])):
+                if queue in broken_queues:
+                    failed.extend(FailedEntry(m, "not sent: an earlier batch to this queue failed") for _, m, _ in part)
+                    continue
+                try:
+                    self._send_batch(queue, part, receipts, failed)
+                except PublishError as exc:
+                    broken_queues.add(queue)
+                    failed.extend(FailedEntry(m, exc.reason) for _, m, _ in part)
+        if failed:
+            published = [receipts[i] for i in sorted(receipts)]
+            raise BatchPublishError(backend=self.backend, queue=self.queue_for(failed[0].message.tier),
+                                    published=published, failed=failed)
+        return [receipts[i] for i in range(len(messages))]
+
+    def _send_batch(self, queue: str, part: list[tuple[int, QueueMessage, dict[str, Any]]],
+                    receipts: dict[int, PublishReceipt], failed: list[FailedEntry]) -> None:
+        entries = [{"Id": str(n), **params} for n, (_, _, params) in enumerate(part)]
+        answer = publish_with_retry(lambda: self.client.send_message_batch(QueueUrl=queue, Entries=entries),
+                                    backend=self.backend, queue=queue, max_attempts=self.max_attempts,
+                                    base_s=self.retry_base_s)
+        for ok in answer.get("Successful", []):
+            index, message, _ = part[int(ok["Id"])]
+            receipts[index] = self._receipt(message, queue, ok.get("MessageId"))
+        for bad in answer.get("Failed", []):
+            index, message, _ = part[int(bad["Id"])]
+            code, sender_fault = bad.get("Code"), bool(bad.get("SenderFault"))
+            if sender_fault:  # the entry itself is wrong: the same bytes would fail again
+                failed.append(FailedEntry(message, f"{code}: rejected by SQS", code=code, sender_fault=True))
+                continue
+            try:  # SQS's side failed for this entry: retry it alone (same dedup id on FIFO)
+                receipts[index] = self.publish(message)
+            except PublishError as exc:
+                failed.append(FailedEntry(message, exc.reason, code=code, sender_fault=False))
+        answered = {int(e["Id"]) for e in answer.get("Successful", []) + answer.get("Failed", [])}
+        for n, (_, message, _) in enumerate(part):
+            if n not in answered:  # never assume: an entry SQS did not mention was not queued
+                failed.append(FailedEntry(message, "missing from the SendMessageBatch answer"))
+
+    def close(self) -> None:
+        self.client.close()
