@@ -1,0 +1,54 @@
+"""validate_feed through Dagster: execute_in_process on a real (temporary) instance."""
+
+import json
+
+import pytest
+
+from jobs_pipeline.defs.validate_feed import validate_feed
+from jobs_pipeline.queue.publisher import FEED_VALIDATED
+from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.telemetry.lake import PART_GLOB
+from jobs_pipeline_tests.dagster_helpers import feed_run_config, resources_for
+
+
+def lake_events(settings):
+    return [json.loads(line) for part in settings.lake_dir.glob(PART_GLOB) for line in part.read_text().splitlines()]
+
+
+def test_a_feed_runs_through_the_ops_and_reports_metadata(settings, instance):
+    spec = DEMO_FEEDS[1]
+    path = write_sample(settings.data_dir / "in", spec)
+    resources = resources_for(settings)
+    result = validate_feed.execute_in_process(
+        run_config=feed_run_config(path, spec.marketplace, spec.category, spec.region, tier="pro"),
+        instance=instance, resources=resources,
+    )
+    assert result.success
+    outcome = result.output_for_node("run_validation")
+    assert outcome.metrics.records_error == spec.expected_errors
+    mats = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "run_validation"]
+    metadata = mats[0].event_specific_data.metadata
+    assert metadata["records_total"].value == spec.rows
+    assert metadata["error_rate"].value == pytest.approx(spec.expected_errors / spec.rows)
+    types = [e["type"] for e in lake_events(settings)]
+    assert types[0] == "job.started" and types[-1] == "job.completed"
+    publisher = resources["job_service"].queue.get_publisher()
+    published = [m for m in publisher.messages("pro") if m.task == FEED_VALIDATED]
+    assert any(m.body["job_id"] == str(outcome.job.job_id) for m in published)
+
+
+def test_an_unusable_feed_fails_the_run_after_job_failed_and_its_outcome(settings, instance):
+    path = settings.data_dir / "in" / "empty.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    resources = resources_for(settings)
+    result = validate_feed.execute_in_process(
+        run_config=feed_run_config(path, "google_merchant"), instance=instance, resources=resources,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("publish_outcome")
+    assert "FeedFormatError" in failure.error.message
+    events = lake_events(settings)
+    assert [e["type"] for e in events] == ["job.started", "job.failed"]
+    assert events[-1]["error"]["error_type"] == "FeedFormatError"
