@@ -52,6 +52,70 @@ class InMemoryQueueResource(QueuePublisherResource):
             return _MEMORY_QUEUES[self.name]
 
 
+class CeleryQueueResource(QueuePublisherResource):
+    """Publishes through a Celery broker (``send_task`` by name, JSON, task id = job id)."""
+
+    broker_url: str
+    max_publish_attempts: int = 3
+
+    def get_publisher(self) -> QueuePublisher:
+        from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher  # Celery only when chosen
+
+        return CeleryQueuePublisher(self.broker_url, {"free": self.queue_name_free, "pro": self.queue_name_pro},
+                                    max_attempts=self.max_publish_attempts)
+
+
+class SQSQueueResource(QueuePublisherResource):
+    """The tier queues on SQS: publishing, and what ``sqs_jobs_sensor`` consumes.
+
+    ``consume_jobs`` is off where SQS is not a job backend (the sensor then skips).
+    ``visibility_timeout_s`` hides a received message until the sensor's next tick has seen
+    its run recorded and deleted it, so it must exceed a couple of tick intervals.
+    """
+
+    queue_url_free: str = ""
+    queue_url_pro: str = ""
+    region: str | None = None
+    endpoint_url: str | None = None
+    max_batch_bytes: int = 262_144
+    max_publish_attempts: int = 3
+    consume_jobs: bool = True
+    max_messages_per_tick: int = 20
+    visibility_timeout_s: int = 300
+
+    def get_client(self) -> Any:
+        from jobs_pipeline.queue.sqs import sqs_client  # boto3 only when chosen
+
+        return sqs_client(region=self.region, endpoint_url=self.endpoint_url)
+
+    def get_publisher(self) -> QueuePublisher:
+        from jobs_pipeline.queue.sqs import SQSQueuePublisher
+
+        return SQSQueuePublisher({"free": self.queue_url_free, "pro": self.queue_url_pro},
+                                 max_batch_bytes=self.max_batch_bytes, max_attempts=self.max_publish_attempts,
+                                 client=self.get_client())
+
+
+def sqs_jobs_resource(settings: Settings, *, from_env: bool) -> SQSQueueResource:
+    """The SQS job queues when ``QUEUE_BACKEND`` or ``QUEUE_ROLLOUT_BACKEND`` is ``sqs``, else a
+    disabled placeholder (the sensor skips). Staging/prod read the URLs at launch (``dg.EnvVar``)."""
+    if "sqs" not in (settings.queue_backend, settings.queue_rollout_backend):
+        return SQSQueueResource(consume_jobs=False)
+    from jobs_pipeline.queue.requirements import aws_region
+
+    def value(var: str, current: str | None) -> Any:
+        return dg.EnvVar(var) if from_env and current else current
+
+    return SQSQueueResource(
+        queue_url_free=value("SQS_QUEUE_FREE_URL", settings.sqs_queue_free_url),
+        queue_url_pro=value("SQS_QUEUE_PRO_URL", settings.sqs_queue_pro_url),
+        region=aws_region(settings),
+        endpoint_url=value("SQS_ENDPOINT_URL", settings.sqs_endpoint_url),
+        max_batch_bytes=settings.sqs_max_batch_bytes,
+        max_publish_attempts=settings.queue_publish_max_attempts,
+    )
+
+
 class TelemetryResource(dg.ConfigurableResource):
     """The job event sinks (``TELEMETRY_SINKS``), built by the same factory the worker uses."""
 
@@ -130,6 +194,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
             **retry_fields(settings),
         ),
         "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=str(settings.lake_dir)),
+        "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
         "landing": LandingZoneResource(
             landing_dir=str(settings.landing_dir),
             quarantine_dir=str(settings.quarantine_dir),
@@ -152,6 +217,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
             **retry_fields(settings),
         ),
         "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
+        "sqs_jobs": sqs_jobs_resource(settings, from_env=True),
         "landing": LandingZoneResource(
             landing_dir=dg.EnvVar("JOBS_PIPELINE_LANDING_DIR"),
             quarantine_dir=dg.EnvVar("JOBS_PIPELINE_QUARANTINE_DIR"),
