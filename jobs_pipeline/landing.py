@@ -6,9 +6,10 @@ an invalid segment, is *unusable*: reported once, never fatal. A file whose name
 as in progress (``*.part``, ``*.tmp``, ``*.crdownload``, hidden or ``~`` files) waits, and
 so does a file whose size or mtime changed since the previous look.
 
-A file *version* is ``relative path + size + mtime`` (nanoseconds): its digest is the
-sensor's ``run_key`` and, through a UUIDv5, the job's id. An unchanged file therefore never
-runs twice, and a changed file runs again.
+A file *version* is ``relative path + size + mtime`` (nanoseconds), plus the ETag for an S3
+object: its digest is the sensor's ``run_key`` and, through a UUIDv5, the job's id. An
+unchanged file therefore never runs twice, and a changed (or re-uploaded) file runs again.
+``path`` is a local path, or an ``s3://bucket/key`` string (``jobs_pipeline.storage``).
 """
 
 import hashlib
@@ -29,13 +30,15 @@ _JOB_NS = uuid.UUID("a9c51f3e-7a0b-4d43-9d0f-5b8f6a3e2c10")
 @dataclass(frozen=True)
 class LandedFile:
     relpath: str
-    path: Path
+    path: Path | str
     size: int
     mtime_ns: int
+    etag: str | None = None
 
     @property
     def version(self) -> str:
-        return f"{self.relpath}|{self.size}|{self.mtime_ns}"
+        base = f"{self.relpath}|{self.size}|{self.mtime_ns}"
+        return f"{base}|{self.etag}" if self.etag else base
 
     @property
     def run_key(self) -> str:

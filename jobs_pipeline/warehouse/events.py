@@ -86,7 +86,16 @@ def new_lake_files(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
 
 def ingest_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path | str, *, max_files: int = 10_000) -> IngestStats:
     """Load new lake files into ``job_events``; safe to run any number of times."""
-    files = new_lake_files(con, Path(lake_dir))[:max_files]
+    if str(lake_dir).startswith("s3://"):  # S3 lake (issue 8): new objects, then ingest_files
+        from jobs_pipeline.storage.s3_lake_ingest import ingest_s3_lake
+
+        return ingest_s3_lake(con, str(lake_dir), max_files=max_files)
+    return ingest_files(con, new_lake_files(con, Path(lake_dir))[:max_files])
+
+
+def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None) -> IngestStats:
+    """Load the given lake files; ``sources`` (e.g. their ``s3://`` URIs) are recorded instead
+    of the local paths in ``source_file`` and ``lake_files``."""
     if not files:
         return IngestStats(0, 0, 0)
     con.execute("BEGIN TRANSACTION")
@@ -97,6 +106,11 @@ def ingest_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path | str, *, max_fil
                                     filename=true)""",
             [files],
         )
+        if sources is not None:  # downloaded copies: record where they came from
+            con.execute("""UPDATE _new_events SET filename = m.source
+                           FROM (SELECT unnest(?::VARCHAR[]) AS local, unnest(?::VARCHAR[]) AS source) m
+                           WHERE _new_events.filename = m.local""", [files, sources])
+            files = list(sources)
         read = scalar(con, "SELECT count(*) FROM _new_events")
         before = scalar(con, "SELECT count(*) FROM job_events")
         con.execute(

@@ -1,0 +1,62 @@
+"""The event lake on S3: one object per writer and flush, never appended to.
+
+S3 has no append and no rename, but a ``PutObject`` is atomic: the object appears complete
+or not at all. So events are buffered in memory (``emit`` does no network I/O) and ``flush``
+writes each day's buffer as ``<prefix>date=YYYY-MM-DD/part-<writer>-<n>.jsonl``. The writer
+id (host, pid, random) makes the key unique to this emitter, so two concurrent runs never
+write the same object; readers see only complete objects, named like the local lake's files.
+
+If a put fails, the events stay buffered and the next flush retries the same key, so a
+retried flush cannot duplicate events (and ``job_events`` dedups by ``event_id`` anyway).
+"""
+
+import json
+import os
+import socket
+import threading
+import uuid
+from typing import Any
+
+from jobs_pipeline.storage.client import s3_client
+from jobs_pipeline.storage.uri import S3Uri
+from jobs_pipeline.telemetry.events import TelemetryEvent
+
+PART_PREFIX = "part-"
+PART_SUFFIX = ".jsonl"
+
+
+class S3LakeTelemetryEmitter:
+    def __init__(self, lake_uri: str, *, client: Any | None = None) -> None:
+        self.root = S3Uri.parse(lake_uri)
+        self._client = client
+        host = socket.gethostname().replace("-", "").replace(".", "")[:16] or "host"
+        self.writer_id = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._lock = threading.Lock()
+        self._buffers: dict[str, list[str]] = {}
+        self._seq = 0
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client()
+        return self._client
+
+    def emit(self, event: TelemetryEvent) -> None:
+        line = json.dumps(event.to_json_dict(), separators=(",", ":"))
+        day = event.timestamp.strftime("%Y-%m-%d")
+        with self._lock:
+            self._buffers.setdefault(day, []).append(line)
+
+    def flush(self) -> None:
+        """Write one object per day with buffered events; later events go to new objects."""
+        with self._lock:
+            for day in sorted(self._buffers):
+                lines = self._buffers[day]
+                key = self.root.key(f"date={day}/{PART_PREFIX}{self.writer_id}-{self._seq:06d}{PART_SUFFIX}")
+                self.client.put_object(Bucket=self.root.bucket, Key=key, Body=("\n".join(lines) + "\n").encode(),
+                                       ContentType="application/x-ndjson")
+                del self._buffers[day]
+                self._seq += 1
+
+    def close(self) -> None:
+        self.flush()

@@ -1,0 +1,81 @@
+"""One sensor tick over an S3 landing window: the local planning logic plus a paging cursor.
+
+:func:`jobs_pipeline.landing_plan.plan_tick` decides, as for a local folder, which objects
+launch, which are unusable and which wait for the per-tick cap. This module only adds what
+S3 needs:
+
+- a **paging marker** (``after``): the next tick lists the keys after it, so large buckets
+  are swept a window at a time and a sweep that reaches the end starts again from the top;
+- a **bounded seen set** of object-version digests (key + size + mtime + ETag), most
+  recently seen last, trimmed to ``max_seen``. It is an optimisation: the ``run_key`` is the
+  same digest, so an object evicted from the set is deduplicated by Dagster's run keys.
+
+No ``since_last_modified``: LastModified has 1-second resolution and a strict comparison
+misses objects written in the same second. An S3 object is complete once listed, so there
+is no settling delay.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs_pipeline.landing import LandedFile
+from jobs_pipeline.landing_plan import CURSOR_VERSION, Launch, parse_cursor, plan_tick
+
+S3_CURSOR_VERSION = 1
+
+
+@dataclass
+class S3TickPlan:
+    launches: list[Launch] = field(default_factory=list)
+    unusable: list[tuple[LandedFile, str]] = field(default_factory=list)
+    deferred: list[LandedFile] = field(default_factory=list)
+    after: str = ""
+    cursor: str = ""
+
+
+def parse_s3_cursor(raw: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        data = {}
+    if not isinstance(data, dict) or data.get("s3") != S3_CURSOR_VERSION:
+        data = {}
+    return {"s3": S3_CURSOR_VERSION, "after": str(data.get("after", "")), "seen": list(data.get("seen", []))}
+
+
+def plan_s3_tick(
+    files: list[LandedFile],
+    cursor: str | None,
+    *,
+    last_relpath: str,
+    exhausted: bool,
+    tier: str = "free",
+    max_files: int = 20,
+    max_seen: int = 20_000,
+) -> S3TickPlan:
+    """Plan one tick over the listed window ``files`` (in key order)."""
+    state = parse_s3_cursor(cursor)
+    seen: dict[str, None] = dict.fromkeys(state["seen"])
+    window = {f.digest for f in files}
+    inner = json.dumps({"v": CURSOR_VERSION, "done": sorted(window & seen.keys()), "pending": {}})
+    local = plan_tick(files, inner, tier=tier, max_files=max_files, settle_seconds=0.0, now=math.inf)
+    handled = set(parse_cursor(local.cursor)["done"])
+    deferred_paths = set(parse_cursor(local.cursor)["pending"])
+
+    plan = S3TickPlan(launches=local.launches, unusable=local.unusable)
+    plan.deferred = [f for f in files if f.relpath in deferred_paths]
+    if plan.deferred:  # resume just before the first object the cap held back
+        index = files.index(plan.deferred[0])
+        plan.after = files[index - 1].relpath if index else state["after"]
+    else:
+        plan.after = "" if exhausted else last_relpath
+
+    for f in files:  # most recently seen last; the oldest are evicted first
+        if f.digest in handled:
+            seen.pop(f.digest, None)
+            seen[f.digest] = None
+    kept = list(seen)[-max_seen:] if max_seen > 0 else []
+    plan.cursor = json.dumps({"s3": S3_CURSOR_VERSION, "after": plan.after, "seen": kept}, separators=(",", ":"))
+    return plan
