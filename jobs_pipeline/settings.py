@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     jobs_pipeline_quarantine_dir: Path | None = None
     jobs_pipeline_reports_dir: Path | None = None
     jobs_pipeline_landing_tier: Literal["free", "pro"] = "free"
+    # S3 (issue 8, docs/deployment.md#aws): s3://bucket/prefix selects S3, else the local folders.
+    jobs_pipeline_landing_uri: str | None = Field(None, description="Landing area: a folder or s3://bucket/prefix.")
+    jobs_pipeline_lake_uri: str | None = Field(None, description="Event lake: a folder or s3://bucket/prefix.")
+    aws_endpoint_url: str | None = Field(None, description="Endpoint for every AWS client (local S3/SQS server).")
 
     progress_every_records: int = Field(100_000, gt=0)
     sample_errors_limit: int = Field(20, ge=0)
@@ -80,6 +84,17 @@ class Settings(BaseSettings):
             return None
         return cls._known_backend(value)
 
+    @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().lower().startswith("s3:"):
+            from jobs_pipeline.storage.uri import S3Uri
+
+            return str(S3Uri.parse(value.strip()))  # ValueError names what is wrong
+        return value.strip()
+
     @field_validator("telemetry_sinks")
     @classmethod
     def _known_sinks(cls, value: str) -> str:
@@ -102,6 +117,16 @@ class Settings(BaseSettings):
     @property
     def landing_dir(self) -> Path:
         return (self.jobs_pipeline_landing_dir or self.data_dir / "landing").expanduser().resolve()
+
+    @property
+    def landing_uri(self) -> str:
+        """``JOBS_PIPELINE_LANDING_URI`` if set (``s3://`` or a folder), else the landing folder."""
+        return self.jobs_pipeline_landing_uri or str(self.landing_dir)
+
+    @property
+    def lake_uri(self) -> str:
+        """``JOBS_PIPELINE_LAKE_URI`` if set (``s3://`` or a folder), else the lake folder."""
+        return self.jobs_pipeline_lake_uri or str(self.lake_dir)
 
     @property
     def lake_dir(self) -> Path:
