@@ -32,6 +32,11 @@ def _ensure_dagster_home(project_root: Path) -> Path:
 
 
 def _write_inputs(settings: Settings) -> None:
+    """Write the sample inputs once (a marker remembers it: an unusable file is moved to
+    quarantine by its run, and must not be written again on the next demo)."""
+    marker = settings.data_dir / ".demo-inputs-written"
+    if marker.exists():
+        return
     landing = settings.landing_dir
     for feed in DEMO_FEEDS:
         if not (landing / feed.relpath).exists():
@@ -43,6 +48,7 @@ def _write_inputs(settings: Settings) -> None:
     misplaced = landing / "misplaced.csv"
     if not misplaced.exists():
         misplaced.write_text("id,title\n1,x\n", encoding="utf-8")  # wrong folder depth: reported
+    marker.write_text("sample feeds written by jobs-pipeline demo\n", encoding="utf-8")
 
 
 def run_demo(project_root: Path | None = None) -> int:
