@@ -35,6 +35,19 @@ def sqs_client(endpoint_url: str, **kwargs: object):
                         **kwargs)
 
 
+def redis_client(url: str | None = None, *, port: int | None = None):
+    """redis-py without its own retries (v6+ retries 3 times with backoff by default): one
+    call, one real error, no waiting."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    options = {"socket_connect_timeout": 2, "socket_timeout": 2, "retry": Retry(NoBackoff(), 0)}
+    if url is not None:
+        return redis.Redis.from_url(url, **options)
+    return redis.Redis(host="127.0.0.1", port=port, **options)
+
+
 def closed_port() -> int:
     """A local port nobody listens on (bound then released)."""
     return free_port()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from jobs_pipeline.jobs.model import ValidationJob
 from jobs_pipeline.jobs.retry import ExponentialRetryPolicy, JobRetryRequested, RetryDecision
@@ -21,7 +20,7 @@ from jobs_pipeline.validation.engine import validate_file
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline.warehouse.events import ingest_lake
 from jobs_pipeline.warehouse.tables import build_job_runs
-from jobs_pipeline_tests.retry.faults import closed_port
+from jobs_pipeline_tests.retry.faults import closed_port, redis_client
 
 #: tiny, real backoff: the policy's arithmetic runs, nobody waits.
 FAST = {"base_s": 0.001, "throttle_base_s": 0.002, "cap_s": 0.01}
@@ -44,9 +43,9 @@ class BrokerOutage:
     def __call__(self) -> None:
         self.calls += 1
         if self.calls <= self.down_for:
-            redis.Redis(host="127.0.0.1", port=self.dead_port, socket_connect_timeout=2).ping()
+            redis_client(port=self.dead_port).ping()
         else:
-            redis.Redis.from_url(self.live_url, socket_connect_timeout=2).incr("issue6:checkpoints")
+            redis_client(self.live_url).incr("issue6:checkpoints")
 
 
 @dataclass

@@ -12,7 +12,6 @@ import httpx
 import kombu
 import kombu.serialization
 import pytest
-import redis
 from pytest_httpserver import HTTPServer
 
 from jobs_pipeline.errors import PublishError
@@ -115,19 +114,19 @@ def missing_file(env: Env) -> BaseException:
 
 def redis_stopped(env: Env) -> BaseException:
     with services.redis_server() as server:
-        client = redis.Redis.from_url(server.url, socket_connect_timeout=2, socket_timeout=2)
+        client = faults.redis_client(server.url)
         assert client.ping()
         server.stop()
         return raised(client.ping)
 
 
 def redis_closed_port(env: Env) -> BaseException:
-    client = redis.Redis(host="127.0.0.1", port=faults.closed_port(), socket_connect_timeout=2)
+    client = faults.redis_client(port=faults.closed_port())
     return raised(client.ping)
 
 
 def redis_wrong_type(env: Env) -> BaseException:
-    client = redis.Redis.from_url(env.redis_server.url)
+    client = faults.redis_client(env.redis_server.url)
     client.set("issue6:string", "x")
     return raised(lambda: client.lpush("issue6:string", "y"))
 
