@@ -6,6 +6,7 @@ same call the Celery worker and the CLI make, so every path emits identical tele
 A feed that fails validation still publishes its outcome, then fails the run.
 """
 
+import dataclasses
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from jobs_pipeline.jobs.retry import JobRetryRequested
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.defs.resources import JobServiceResource
+from jobs_pipeline.defs.s3_resources import S3LandingResource
+from jobs_pipeline.storage.feed_fetch import fetched_feed
 
 
 class FeedConfig(dg.Config):
@@ -55,10 +58,14 @@ def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> Validat
 
 
 @dg.op(description="JobService.run: validate, collect metrics, emit job.* events.")
-def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, job: ValidationJob) -> JobOutcome:
+def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
+                   job: ValidationJob) -> JobOutcome:
     service = job_service.get_service()
     try:
-        outcome = service.run(job, attempt=context.retry_number + 1)
+        # An s3:// feed runs on a local copy (jobs_pipeline.storage.feed_fetch); the outcome keeps the URI.
+        with fetched_feed(job, service, s3_landing.get_client, max_bytes=s3_landing.max_object_bytes) as run_job:
+            outcome = dataclasses.replace(service.run(run_job, attempt=context.retry_number + 1), job=job)
+        s3_landing.quarantine_unusable(outcome, context.log)
     except JobRetryRequested as exc:
         raise dg.RetryRequested(max_retries=max(0, exc.decision.max_attempts - 1),
                                 seconds_to_wait=exc.decision.delay_s) from exc

@@ -1,0 +1,93 @@
+"""The S3 side of the landing zone as a Dagster resource, on dagster-aws's ``S3Resource``.
+
+One resource carries what the S3 landing sensor and the ``validate_feed`` run need: where
+feeds land, where unusable ones are copied, the per-tick bounds and the object size limit.
+It is present in every deployment (``validate_feed`` asks for it) and inert unless
+``landing_uri`` is an ``s3://`` location. Credentials are never fields here: ``S3Resource``
+without keys uses the default AWS chain.
+"""
+
+from typing import Any
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from jobs_pipeline.errors import FeedError, FeedNotFoundError
+from jobs_pipeline.jobs.service import JobOutcome
+from jobs_pipeline.settings import Settings
+from jobs_pipeline.storage.s3_objects import quarantine_object
+from jobs_pipeline.storage.uri import S3Uri, is_s3_uri, split_object_uri
+
+GIB = 1024**3
+
+
+def _subclass_names(cls: type) -> set[str]:
+    names = {cls.__name__}
+    for sub in cls.__subclasses__():
+        names |= _subclass_names(sub)
+    return names
+
+
+class S3LandingResource(dg.ConfigurableResource):
+    """``s3://bucket/prefix/<marketplace>/<category>/<region>/<file>`` landing area."""
+
+    s3: S3Resource
+    landing_uri: str = ""
+    quarantine_uri: str = ""  # default: s3://<landing bucket>/quarantine/
+    tier: str = "free"
+    max_files_per_tick: int = 20
+    max_keys_per_tick: int = 5000
+    page_size: int = 1000
+    max_seen: int = 20_000
+    max_object_bytes: int = 2 * GIB
+
+    @property
+    def enabled(self) -> bool:
+        return is_s3_uri(self.landing_uri)
+
+    @property
+    def root(self) -> S3Uri:
+        return S3Uri.parse(self.landing_uri)
+
+    @property
+    def quarantine(self) -> S3Uri:
+        return S3Uri.parse(self.quarantine_uri or f"s3://{self.root.bucket}/quarantine/")
+
+    def get_client(self) -> Any:
+        return self.s3.get_client()
+
+    def excluded_key_prefixes(self) -> list[str]:
+        """Quarantine copies must never be picked up again if they sit under the landing prefix."""
+        q = self.quarantine
+        return [q.prefix] if q.bucket == self.root.bucket and q.prefix else []
+
+    def quarantine_unusable(self, outcome: JobOutcome, log: Any) -> str | None:
+        """Copy an S3 feed that failed as unusable (a ``FeedError``) to quarantine, with its reason."""
+        error = outcome.error
+        if outcome.ok or error is None or not is_s3_uri(outcome.job.feed_uri) or not self.enabled:
+            return None
+        if error.error_type not in _subclass_names(FeedError) - _subclass_names(FeedNotFoundError):
+            return None
+        bucket, key = split_object_uri(outcome.job.feed_uri)
+        relpath = key[len(self.root.prefix):] if key.startswith(self.root.prefix) else key
+        try:
+            uri = quarantine_object(self.get_client(), bucket, key, self.quarantine, relpath,
+                                    f"{error.error_type}: {error.message}")
+        except Exception as exc:  # the outcome stands; the original object is untouched
+            log.error(f"cannot quarantine {outcome.job.feed_uri}: {type(exc).__name__}")
+            return None
+        log.warning(f"unusable feed copied to {uri} ({error.error_type})")
+        return uri
+
+
+def s3_landing_resource(settings: Settings, *, from_env: bool) -> S3LandingResource:
+    """Built from ``JOBS_PIPELINE_LANDING_URI`` and ``AWS_ENDPOINT_URL``; staging/prod read the
+    landing URI at launch (``dg.EnvVar``)."""
+    from jobs_pipeline.queue.requirements import aws_region
+
+    landing = settings.landing_uri if is_s3_uri(settings.landing_uri) else ""
+    return S3LandingResource(
+        s3=S3Resource(endpoint_url=settings.aws_endpoint_url, region_name=aws_region(settings)),
+        landing_uri=dg.EnvVar("JOBS_PIPELINE_LANDING_URI") if from_env and landing else landing,
+        tier=settings.jobs_pipeline_landing_tier,
+    )

@@ -1,0 +1,46 @@
+"""Giving the validator a local file when the feed is an ``s3://`` object.
+
+The object is streamed (under the size limit) into a private temporary folder under its own
+file name and the job runs on that copy, so the validator, the metrics and the events are
+exactly those of a local feed; the folder is removed afterwards.
+
+When the fetch fails (object too large or gone, network, throttling, access), the job must
+still end with ``job.failed`` or ``job.retrying`` like any unreadable feed: the service is
+handed a validator that re-raises the fetch error, so ``JobService.run`` reports and
+classifies it with the same retry policy.
+"""
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jobs_pipeline.jobs.model import ValidationJob
+from jobs_pipeline.storage.s3_objects import download_object
+from jobs_pipeline.storage.uri import is_s3_uri, split_object_uri
+
+
+def _raising(exc: BaseException) -> Callable[..., Any]:
+    def validator(*_args: Any, **_kwargs: Any) -> Any:
+        raise exc
+
+    return validator
+
+
+@contextmanager
+def fetched_feed(job: ValidationJob, service: Any, client: Callable[[], Any], *,
+                 max_bytes: int) -> Iterator[ValidationJob]:
+    """Yield the job to run: ``job`` itself for a local feed, else a copy on a local file."""
+    if not is_s3_uri(job.feed_uri):
+        yield job
+        return
+    bucket, key = split_object_uri(job.feed_uri)
+    with tempfile.TemporaryDirectory(prefix="feed-") as tmp:
+        try:
+            path = download_object(client(), bucket, key, Path(tmp), max_bytes=max_bytes)
+        except Exception as exc:  # reported by JobService.run as job.failed / job.retrying
+            service.validator = _raising(exc)
+            yield job
+            return
+        yield job.model_copy(update={"feed_uri": str(path)})
