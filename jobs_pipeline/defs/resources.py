@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from jobs_pipeline.defs.s3_resources import s3_landing_resource
 from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
@@ -183,7 +184,7 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:
-    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=str(settings.lake_dir))
+    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=settings.lake_uri)
     return {
         "job_service": JobServiceResource(
             queue=InMemoryQueueResource(queue_name_free=settings.queue_name_free,
@@ -193,8 +194,9 @@ def local_resources(settings: Settings) -> dict[str, Any]:
             sample_errors_limit=settings.sample_errors_limit,
             **retry_fields(settings),
         ),
-        "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=str(settings.lake_dir)),
+        "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=settings.lake_uri),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
+        "s3_landing": s3_landing_resource(settings, from_env=False),
         "landing": LandingZoneResource(
             landing_dir=str(settings.landing_dir),
             quarantine_dir=str(settings.quarantine_dir),
@@ -205,7 +207,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
 
 def shared_resources(settings: Settings) -> dict[str, Any]:
     """Staging and prod: every location and secret from the environment at launch."""
-    lake = dg.EnvVar("JOBS_PIPELINE_LAKE_DIR")
+    lake = dg.EnvVar("JOBS_PIPELINE_LAKE_URI" if settings.jobs_pipeline_lake_uri else "JOBS_PIPELINE_LAKE_DIR")
     telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=lake)
     return {
         "job_service": JobServiceResource(
@@ -218,6 +220,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
         ),
         "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=True),
+        "s3_landing": s3_landing_resource(settings, from_env=True),
         "landing": LandingZoneResource(
             landing_dir=dg.EnvVar("JOBS_PIPELINE_LANDING_DIR"),
             quarantine_dir=dg.EnvVar("JOBS_PIPELINE_QUARANTINE_DIR"),
