@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     retry_throttle_base_s: float = Field(5.0, ge=0, description="Backoff base when throttled (s).")
     retry_cap_s: float = Field(60.0, ge=0, description="Largest delay between attempts (s).")
 
+    # BI marts, anomaly alerts and the dashboard (docs/dashboards.md).
+    alert_webhook_url: str | None = Field(None, description="POST each quality anomaly here (JSON); unset: log only.")
+    anomaly_sensitivity: float = Field(3.0, gt=0, description="Robust score beyond which a change is an anomaly.")
+    quality_dashboard_path: Path | None = Field(None, description="Dashboard HTML file (default <reports>/quality_dashboard.html).")
+
     # Queue backends (docs/queue-migration.md). Required ones are checked by check_queue_settings.
     celery_broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0.")
     queue_publish_max_attempts: int = Field(3, ge=1, description="Publish attempts on transient broker errors.")
@@ -143,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return (self.jobs_pipeline_reports_dir or self.data_dir / "reports").expanduser().resolve()
+
+    @property
+    def dashboard_path(self) -> Path:
+        return (self.quality_dashboard_path or self.reports_dir / "quality_dashboard.html").expanduser().resolve()
 
     def queue_name(self, tier: str) -> str:
         return self.queue_name_pro if tier == "pro" else self.queue_name_free
