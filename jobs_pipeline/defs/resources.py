@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from jobs_pipeline.alerts import AlertSink, build_alert_sink
 from jobs_pipeline.defs.s3_resources import s3_landing_resource
 from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
 from jobs_pipeline.jobs.service import JobService
@@ -177,6 +178,37 @@ class LandingZoneResource(dg.ConfigurableResource):
     settle_seconds: float = 30.0
 
 
+class AlertSinkResource(dg.ConfigurableResource, ABC):
+    """Where quality anomaly alerts go (:mod:`jobs_pipeline.alerts`); every backend logs."""
+
+    @abstractmethod
+    def get_sink(self) -> AlertSink: ...
+
+
+class LogAlertSinkResource(AlertSinkResource):
+    """Log only (no ``ALERT_WEBHOOK_URL``)."""
+
+    def get_sink(self) -> AlertSink:
+        return build_alert_sink(None)
+
+
+class WebhookAlertSinkResource(AlertSinkResource):
+    """Log, then POST the alert JSON to ``url`` (``ALERT_WEBHOOK_URL``, a secret: ``dg.EnvVar``)."""
+
+    url: str
+    timeout_s: float = 10.0
+
+    def get_sink(self) -> AlertSink:
+        return build_alert_sink(self.url, timeout_s=self.timeout_s)
+
+
+def alert_sink_resource(settings: Settings, *, from_env: bool = True) -> AlertSinkResource:
+    if not settings.alert_webhook_url:
+        return LogAlertSinkResource()
+    # The URL is a secret in every deployment: resolved at launch, hidden in the UI.
+    return WebhookAlertSinkResource(url=dg.EnvVar("ALERT_WEBHOOK_URL"))
+
+
 def retry_fields(settings: Settings) -> dict[str, Any]:
     """The ``RETRY_*`` settings as :class:`JobServiceResource` fields."""
     return {"retry_max_attempts": settings.retry_max_attempts, "retry_base_s": settings.retry_base_s,
@@ -196,6 +228,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
         ),
         "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=settings.lake_uri),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
+        "alert_sink": alert_sink_resource(settings, from_env=False),
         "s3_landing": s3_landing_resource(settings, from_env=False),
         "landing": LandingZoneResource(
             landing_dir=str(settings.landing_dir),
@@ -220,6 +253,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
         ),
         "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=True),
+        "alert_sink": alert_sink_resource(settings, from_env=True),
         "s3_landing": s3_landing_resource(settings, from_env=True),
         "landing": LandingZoneResource(
             landing_dir=dg.EnvVar("JOBS_PIPELINE_LANDING_DIR"),

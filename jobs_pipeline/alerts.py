@@ -1,0 +1,132 @@
+"""Quality alerts: what one anomaly alert says, where it goes, and its telemetry event.
+
+An :class:`AnomalyAlert` is the JSON body sent to the webhook (documented in
+docs/dashboards.md, "Alerts"); ``alert_id`` equals the anomaly's ``anomaly_id`` and is
+also sent as the ``Idempotency-Key`` header, so a receiver can drop a duplicate even in the
+rare case (a crash between sending and recording) where one is re-sent.
+
+Sinks: :class:`LogAlertSink` always; :class:`WebhookAlertSink` when ``ALERT_WEBHOOK_URL`` is
+set (it logs too). :func:`emit_anomaly_event` writes the ``quality.anomaly`` telemetry
+event: the job-event model (``TelemetryEvent``) only admits the five ``job.*`` types and the
+lake feeds ``job_events``, so the anomaly event is its own small envelope, logged as one
+JSON line on the ``jobs_pipeline.events`` logger, the same channel as the log sink of job
+events.
+"""
+
+import json
+import logging
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+alert_log = logging.getLogger("jobs_pipeline.alerts")
+event_log = logging.getLogger("jobs_pipeline.events")
+
+ANOMALY_EVENT_TYPE = "quality.anomaly"
+ALERT_SCHEMA_VERSION = 1
+
+
+class AnomalyAlert(BaseModel):
+    """One anomaly, as sent to people and machines (webhook JSON body)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = ANOMALY_EVENT_TYPE
+    schema_version: int = ALERT_SCHEMA_VERSION
+    alert_id: str
+    day: date
+    partition_key: str
+    marketplace: str
+    category: str
+    region: str
+    metric: str
+    direction: str
+    value: float
+    baseline: float
+    score: float
+    threshold: float
+    relative_change: float | None
+    training_points: int
+    training_start: date | None
+    training_end: date | None
+
+    @property
+    def summary(self) -> str:
+        pct = "" if self.relative_change is None else f" ({self.relative_change:+.0%})"
+        return (f"{self.metric} {self.direction} on {self.day} for {self.partition_key}: "
+                f"{self.value:.4g} vs baseline {self.baseline:.4g}{pct}, score {self.score:.1f} "
+                f"(threshold {self.threshold:g}, {self.training_points} past {self.day:%A}s)")
+
+    def body(self) -> dict:
+        return {**self.model_dump(mode="json"), "summary": self.summary}
+
+
+class AlertSink(Protocol):
+    def send(self, alert: AnomalyAlert) -> None: ...
+
+
+class LogAlertSink:
+    """One WARNING line per alert on ``jobs_pipeline.alerts``."""
+
+    def __init__(self, log: logging.Logger | None = None) -> None:
+        self.log = log or alert_log
+
+    def send(self, alert: AnomalyAlert) -> None:
+        self.log.warning("quality anomaly %s: %s", alert.alert_id, alert.summary)
+
+
+class WebhookAlertSink:
+    """POSTs the JSON body; a non-2xx answer raises (the Dagster run fails and can be retried)."""
+
+    def __init__(self, url: str, *, timeout_s: float = 10.0, client: httpx.Client | None = None) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self.client = client
+
+    def send(self, alert: AnomalyAlert) -> None:
+        headers = {"Idempotency-Key": alert.alert_id, "Content-Type": "application/json"}
+        content = json.dumps(alert.body())
+        if self.client is not None:
+            response = self.client.post(self.url, content=content, headers=headers, timeout=self.timeout_s)
+        else:
+            response = httpx.post(self.url, content=content, headers=headers, timeout=self.timeout_s)
+        response.raise_for_status()
+
+
+class CompositeAlertSink:
+    def __init__(self, sinks: list[AlertSink]) -> None:
+        self.sinks = sinks
+
+    def send(self, alert: AnomalyAlert) -> None:
+        for sink in self.sinks:
+            sink.send(alert)
+
+
+def build_alert_sink(webhook_url: str | None, *, timeout_s: float = 10.0) -> AlertSink:
+    """Log always; plus the webhook when a URL is configured."""
+    sinks: list[AlertSink] = [LogAlertSink()]
+    if webhook_url:
+        sinks.append(WebhookAlertSink(webhook_url, timeout_s=timeout_s))
+    return CompositeAlertSink(sinks)
+
+
+def anomaly_event(alert: AnomalyAlert, source: str = "urn:jobs-pipeline:quality") -> dict:
+    """The ``quality.anomaly`` event: CloudEvents-style envelope, the alert body as ``data``."""
+    return {
+        "specversion": "1.0",
+        "id": alert.alert_id,
+        "type": ANOMALY_EVENT_TYPE,
+        "source": source,
+        "time": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "partitionkey": alert.partition_key,
+        "datacontenttype": "application/json",
+        "data": alert.body(),
+    }
+
+
+def emit_anomaly_event(alert: AnomalyAlert, log: logging.Logger | None = None) -> dict:
+    event = anomaly_event(alert)
+    (log or event_log).info(json.dumps(event, separators=(",", ":")))
+    return event
