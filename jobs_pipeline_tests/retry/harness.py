@@ -3,6 +3,7 @@ library's exception (a real call to a dead local endpoint), then work; and the q
 tables built from a real lake into a real DuckDB file."""
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,21 @@ class BrokerOutage:
             redis_client(port=self.dead_port).ping()
         else:
             redis_client(self.live_url).incr("issue6:checkpoints")
+
+
+@dataclass
+class RefusedNTimes:
+    """A dependency refused (real ``ConnectionRefusedError`` from a closed local port) for
+    its first ``n`` calls, then reachable."""
+
+    n: int
+    calls: int = 0
+    port: int = field(default_factory=closed_port)
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls <= self.n:
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
 
 
 @dataclass
