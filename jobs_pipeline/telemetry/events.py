@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from jobs_pipeline.jobs.model import ValidationJob, utcnow
+from jobs_pipeline.telemetry.bounds import bound_metrics
 
 EVENT_SCHEMA_VERSION = 1
 #: Namespace of event ids (fixed forever: changing it would change every id).
@@ -84,6 +85,29 @@ class TelemetryEvent(BaseModel):
         return self.model_dump(mode="json")
 
 
+#: Fields an event cannot be built without (the minimal payload and the identity fields).
+REQUIRED_FIELDS = frozenset(name for name, f in TelemetryEvent.model_fields.items() if f.is_required())
+
+
+class InvalidEventError(TypeError):
+    """Something that is not a validated :class:`TelemetryEvent` reached an emitter.
+
+    A programming error (e.g. ``model_construct`` skipping validation, or a plain dict):
+    raised at once so a half-event is never sent.
+    """
+
+
+def require_valid(event: object) -> TelemetryEvent:
+    """Every emitter's gate: only a fully validated event may leave (cheap: a type check and
+    a set inclusion, so it stays on the hot path)."""
+    if type(event) is not TelemetryEvent:
+        raise InvalidEventError(f"expected a TelemetryEvent, got {type(event).__name__}")
+    missing = REQUIRED_FIELDS - event.model_fields_set
+    if missing:
+        raise InvalidEventError(f"event {getattr(event, 'event_id', '?')} lacks {sorted(missing)}")
+    return event
+
+
 def make_event(
     job: ValidationJob,
     event_type: EventType,
@@ -110,6 +134,6 @@ def make_event(
         sequence=sequence,
         ruleset=ruleset or ctx.ruleset,
         tier=ctx.tier.value,
-        metrics=metrics,
+        metrics=bound_metrics(metrics),
         error=error,
     )

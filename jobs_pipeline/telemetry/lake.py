@@ -6,7 +6,6 @@ closes it and renames it atomically to ``part-<writer>-<n>.jsonl``. Readers only
 ``part-*.jsonl`` files, which are complete by construction.
 """
 
-import json
 import os
 import socket
 import threading
@@ -14,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
-from jobs_pipeline.telemetry.events import TelemetryEvent
+from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 
 PART_GLOB = "date=*/part-*.jsonl"
 
@@ -41,7 +40,7 @@ class LakeTelemetryEmitter:
         return entry[1]
 
     def emit(self, event: TelemetryEvent) -> None:
-        line = json.dumps(event.to_json_dict(), separators=(",", ":"))
+        line = require_valid(event).model_dump_json()
         day = event.timestamp.strftime("%Y-%m-%d")
         with self._lock:
             self._file_for(day).write(line + "\n")

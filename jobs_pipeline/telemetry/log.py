@@ -3,7 +3,7 @@
 import json
 import logging
 
-from jobs_pipeline.telemetry.events import TelemetryEvent
+from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 
 logger = logging.getLogger("jobs_pipeline.events")
 
@@ -14,6 +14,7 @@ class LogTelemetryEmitter:
         self.log = log or logger
 
     def emit(self, event: TelemetryEvent) -> None:
+        require_valid(event)
         if self.log.isEnabledFor(self.level):
             self.log.log(self.level, json.dumps(event.to_json_dict(), separators=(",", ":")))
 

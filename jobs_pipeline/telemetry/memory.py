@@ -2,7 +2,7 @@
 
 import threading
 
-from jobs_pipeline.telemetry.events import EventType, TelemetryEvent
+from jobs_pipeline.telemetry.events import EventType, TelemetryEvent, require_valid
 
 
 class InMemoryTelemetryEmitter:
@@ -11,6 +11,7 @@ class InMemoryTelemetryEmitter:
         self._events: list[TelemetryEvent] = []
 
     def emit(self, event: TelemetryEvent) -> None:
+        require_valid(event)
         with self._lock:
             self._events.append(event)
 
