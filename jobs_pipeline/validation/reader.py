@@ -1,19 +1,25 @@
-"""Open a feed file as a lazy table of strings, or say in one line why it cannot be read.
+"""Open a plain feed (see :mod:`.sources`) as a lazy table of strings, or say in one line
+why it cannot be read.
 
-Every column is read as text: typing is a rule (``decimal_range`` ...), never a side effect
-of the reader, so ``N/A`` or ``5.0`` reach the rules exactly as the seller wrote them.
+Every column is read as text: typing is a rule, never a side effect of the reader, so
+``N/A`` or ``5.0`` reach the rules exactly as the seller wrote them (no ``na_values``).
+CSV files are scanned lazily by polars (streamed in batches by the engine); JSON arrays and
+XLSX sheets have no streaming reader and are bounded by the size limit instead.
 """
 
 import csv
+import io
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 
-from jobs_pipeline.errors import FeedFormatError, FeedNotFoundError
+from jobs_pipeline.errors import FeedFormatError
+from jobs_pipeline.validation.feed_errors import FeedStructureError
+from jobs_pipeline.validation.rulesets import normalise_name
+from jobs_pipeline.validation.sources import HEAD, PlainFeed
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-NDJSON_SUFFIXES = {".jsonl", ".ndjson"}
 DELIMITERS = ",;\t|"
 
 
@@ -22,65 +28,120 @@ class FeedTable:
     frame: pl.LazyFrame
     feed_format: str
     encoding: str
-    columns: list[str]
-    size_bytes: int
+    columns: list[str]  # normalised names, in file order
+    raw_columns: list[str]  # as written in the file
 
 
 def normalise_column(name: str) -> str:
-    return name.strip().lower().replace(" ", "_")
+    """Kept for callers of the spine: see :func:`.rulesets.normalise_name`."""
+    return normalise_name(name)
 
 
-def _sniff_delimiter(head: str) -> str:
-    first_line = head.splitlines()[0] if head else ""
+def sniff_delimiter(text: str) -> str:
+    """The candidate that splits the header into the most fields and the next lines into the
+    same number (quoted fields respected). ``,`` when nothing splits."""
+    lines = text.splitlines()[:50]
+    if len(lines) > 1 and not text.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the last line may be cut by the head's size
+    best, best_score = ",", (0, 0)
+    for d in DELIMITERS:
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=d))
+        if not rows:
+            continue
+        width = len(rows[0])
+        consistent = sum(1 for r in rows[1:] if len(r) == width)
+        score = (width if width > 1 else 0, consistent)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def xlsx_to_csv(path: Path, out: Path, label: str) -> None:
+    """First worksheet -> UTF-8 CSV, row by row (openpyxl read-only mode)."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
-        return csv.Sniffer().sniff(first_line, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        counts = {d: first_line.count(d) for d in DELIMITERS}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
-
-
-def _head(path: Path, size: int = 64 * 1024) -> str:
-    raw = path.open("rb").read(size)
-    if b"\x00" in raw:
-        raise FeedFormatError(f"{path.name}: binary content, not a text feed")
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise FeedFormatError(f"{label}: not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(raw) - 4:  # not just a multibyte char cut at the buffer's end
-            raise FeedFormatError(f"{path.name}: bytes are not valid UTF-8 (offset {exc.start})") from None
-        return raw[: exc.start].decode("utf-8-sig")
+        ws = wb.worksheets[0]
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            for row in ws.iter_rows(values_only=True):
+                if any(v is not None for v in row):
+                    w.writerow([_cell(v) for v in row])
+    finally:
+        wb.close()
 
 
-def open_feed(path: Path | str) -> FeedTable:
-    path = Path(path)
-    if not path.is_file():
-        raise FeedNotFoundError(f"feed not found: {path}")
-    size = path.stat().st_size
-    if size == 0:
-        raise FeedFormatError(f"{path.name}: the file is empty")
-    suffix = path.suffix.lower()
-    head = _head(path)
-    if suffix in NDJSON_SUFFIXES:
-        frame = pl.scan_ndjson(path, infer_schema_length=1000)
-        fmt = "jsonl"
-    elif suffix == ".json":
-        frame = pl.read_json(path).lazy()
-        fmt = "json"
-    elif suffix in CSV_SUFFIXES or not suffix:
-        sep = "\t" if suffix == ".tsv" else _sniff_delimiter(head)
-        frame = pl.scan_csv(path, separator=sep, infer_schema=False, encoding="utf8")
-        fmt = "csv"
-    else:
-        raise FeedFormatError(f"{path.name}: unsupported file type {suffix!r}")
+def _scan(feed: PlainFeed, label: str) -> tuple[pl.LazyFrame, str]:
+    fmt = feed.feed_format
+    if fmt == "xlsx":
+        out = feed.path.with_name(feed.path.name + ".csv") if feed.temp_files else None
+        import tempfile
+
+        out = out or Path(tempfile.mkdtemp(prefix="xlsx-")) / "sheet.csv"
+        xlsx_to_csv(feed.path, out, label)
+        feed.temp_files.append(out)
+        return pl.scan_csv(out, infer_schema=False, encoding="utf8"), fmt
+    if fmt == "parquet":
+        return pl.scan_parquet(feed.path), fmt
+    if fmt == "jsonl":
+        names = pl.scan_ndjson(feed.path, infer_schema_length=1000).collect_schema().names()
+        return pl.scan_ndjson(feed.path, schema={n: pl.String for n in names}), fmt
+    if fmt == "json":
+        return pl.read_json(feed.path, infer_schema_length=None).lazy(), fmt
+    with feed.path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        head = fh.read(HEAD)
+    sep = "\t" if fmt == "tsv" else sniff_delimiter(head)
+    fmt = "tsv" if sep == "\t" else "csv"
+    return pl.scan_csv(feed.path, separator=sep, infer_schema=False, encoding="utf8", quote_char='"'), fmt
+
+
+def open_table(feed: PlainFeed) -> FeedTable:
+    """A lazy table of strings with normalised column names."""
+    label = feed.original.name
     try:
+        frame, fmt = _scan(feed, label)
         schema = frame.collect_schema()
     except pl.exceptions.PolarsError as exc:
-        raise FeedFormatError(f"{path.name}: cannot be read as {fmt}: {type(exc).__name__}") from None
-    names = [normalise_column(c) for c in schema.names()]
+        raise FeedFormatError(f"{label}: cannot be read as {feed.feed_format} ({type(exc).__name__})") from None
+    raw = schema.names()
+    names = [normalise_name(c) or f"column_{i + 1}" for i, c in enumerate(raw)]
     if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise FeedFormatError(f"{path.name}: duplicate column names: {', '.join(dupes)}")
-    frame = frame.rename(dict(zip(schema.names(), names, strict=True))).with_columns(
-        pl.all().cast(pl.String)
-    )
-    return FeedTable(frame=frame, feed_format=fmt, encoding="utf-8", columns=names, size_bytes=size)
+        dupes = sorted({raw[i] for i, n in enumerate(names) if names.count(n) > 1})
+        raise FeedStructureError(f"{label}: duplicate column names: {', '.join(map(repr, dupes))}")
+    if fmt in ("csv", "tsv") and len(names) == 1:
+        raise FeedStructureError(
+            f"{label}: only one column found; the delimiter must be one of , ; tab |")
+    nested = [n for n, t in schema.items() if t.is_nested()]
+    if nested:
+        raise FeedStructureError(f"{label}: column {nested[0]!r} holds nested values, not a flat table")
+    frame = frame.rename(dict(zip(raw, names, strict=True))).with_columns(pl.all().cast(pl.String))
+    return FeedTable(frame=frame, feed_format=fmt, encoding=feed.encoding, columns=names, raw_columns=raw)
+
+
+def first_ragged_row(path: Path, delimiter: str, width: int) -> tuple[int, int] | None:
+    """(record number, field count) of the first record whose width differs from the
+    header's; only called after the fast reader failed, to explain why."""
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader, None)
+        for i, row in enumerate(reader, start=1):
+            if row and len(row) != width:
+                return i, len(row)
+    return None

@@ -28,6 +28,10 @@ class ValidationResult:
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
     sample: list[RecordError] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
+    #: File-level notes that do not make records invalid (e.g. an unknown extra column).
+    file_warnings: list[str] = field(default_factory=list)
+    #: The full error report (Parquet, CSV) when the validator was given a report folder.
+    error_report_paths: list[str] = field(default_factory=list)
     feed_format: str | None = None
     encoding: str | None = None
     columns: list[str] = field(default_factory=list)

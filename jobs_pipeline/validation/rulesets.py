@@ -1,9 +1,17 @@
-"""Marketplace rulesets as data: one YAML file per ruleset under ``jobs_pipeline/rulesets``.
+"""Marketplace rulesets as data: one YAML (or JSON) file per ruleset version under
+``jobs_pipeline/rulesets``.
 
-A ruleset is ``name@version``; every rule has a field, a kind, parameters and a severity.
-Loading validates the file with pydantic and names the file and rule when it is wrong.
+A ruleset is ``name@version``; each rule names a field, a kind, its parameters and a
+severity. Loading validates the file with pydantic and, when it is wrong, names the file,
+the rule (its position and field) and the parameter, so a typo never reaches a job.
+
+A ruleset may carry ``overrides`` by category and by region: extra rules, or rules with the
+same id that replace the base ones. :meth:`Ruleset.effective` applies them (category first,
+then region) and is what a job validates with; ``jobs-pipeline rules show`` prints it.
 """
 
+import json
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Literal, Self
@@ -14,12 +22,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from jobs_pipeline.errors import RulesetError
 
 RULESETS_DIR = Path(__file__).resolve().parent.parent / "rulesets"
+RULESET_SUFFIXES = (".yaml", ".yml", ".json")
 
-RuleKind = Literal["required", "length", "decimal_range", "enum", "https_url", "regex"]
+RuleKind = Literal[
+    "required", "type", "range", "length", "regex", "enum", "https_url", "gtin", "unique",
+    "compare", "required_if", "decimal_range",
+]
+ValueType = Literal["integer", "decimal", "boolean", "date"]
+CompareOp = Literal["<", "<=", "==", "!=", ">=", ">"]
+
+#: GS1 prefixes Google Merchant Center rejects as coupon codes (answer/6286302), read on the
+#: 13-digit form (the last 13 digits of the value left-padded to 14).
+COUPON_PREFIXES = ["981", "982", "983", "984", "99", "05"]
+
+# Parameters each kind needs (checked on load so a job never meets a half-defined rule).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "type": ("type",), "enum": ("values",), "regex": ("pattern",), "compare": ("op", "other"),
+    "required_if": ("when",),
+}
 
 
 class Rule(BaseModel):
-    """One check on one field. Non-``required`` rules skip missing values."""
+    """One check on one field. Every kind except ``required``/``required_if`` passes on a
+    missing value (empty or only spaces): absence is the business of ``required``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -28,25 +53,63 @@ class Rule(BaseModel):
     severity: Literal["error", "warning"] = "error"
     id: str | None = None
     message: str | None = None
+    #: ``range``/``decimal_range``: numeric bounds; ``length``: character-count bounds.
     min: float | None = None
     max: float | None = None
     min_exclusive: bool = False
+    max_exclusive: bool = False
     values: list[str] | None = None
-    pattern: str | None = None
+    pattern: str | None = Field(None, description="Matched against the whole value (implicit ^…$).")
+    type: ValueType | None = None
+    op: CompareOp | None = None
+    other: str | None = Field(None, description="compare: the other field (e.g. sale_price <= price).")
+    #: required_if: required when every ``when`` field holds one of its values (compared
+    #: trimmed and lower-cased) and no ``unless`` field does.
+    when: dict[str, list[str]] | None = None
+    unless: dict[str, list[str]] | None = None
+    banned_prefixes: list[str] | None = Field(None, description="gtin: default COUPON_PREFIXES.")
+    unconfirmed: bool = Field(False, description="The limit is not confirmed by the marketplace's docs.")
 
     @model_validator(mode="after")
     def _params(self) -> Self:
-        needs = {"length": ("max",), "enum": ("values",), "regex": ("pattern",)}
-        for param in needs.get(self.kind, ()):
+        for param in _NEEDS.get(self.kind, ()):
             if getattr(self, param) is None:
-                raise ValueError(f"rule kind {self.kind!r} on field {self.field!r} needs {param!r}")
-        if self.kind == "decimal_range" and self.min is None and self.max is None:
-            raise ValueError(f"decimal_range on field {self.field!r} needs 'min' or 'max'")
+                raise ValueError(f"rule kind {self.kind!r} needs {param!r}")
+        if self.kind in ("length", "range", "decimal_range") and self.min is None and self.max is None:
+            raise ValueError(f"rule kind {self.kind!r} needs 'min' or 'max'")
+        if self.kind == "regex":
+            import re
+
+            try:
+                re.compile(self.pattern or "")
+            except re.error as exc:
+                raise ValueError(f"pattern does not compile: {exc}") from None
         return self
 
     @property
     def rule_id(self) -> str:
         return self.id or f"{self.field}.{self.kind}"
+
+    @property
+    def prefixes(self) -> list[str]:
+        return COUPON_PREFIXES if self.banned_prefixes is None else self.banned_prefixes
+
+    @property
+    def fields_read(self) -> list[str]:
+        """Every column this rule looks at."""
+        names = [self.field]
+        if self.other:
+            names.append(self.other)
+        for cond in (self.when or {}), (self.unless or {}):
+            names.extend(cond)
+        return names
+
+
+class Overrides(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: dict[str, list[Rule]] = Field(default_factory=dict)
+    region: dict[str, list[Rule]] = Field(default_factory=dict)
 
 
 class Ruleset(BaseModel):
@@ -56,7 +119,22 @@ class Ruleset(BaseModel):
     version: str
     marketplace: str
     description: str = ""
+    #: canonical field -> other names sellers use (normalised like columns: ``Preço`` -> ``preco``).
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: Severity of a file-level note about a column no rule knows (never counted per record).
+    unknown_columns: Literal["warning", "ignore"] = "warning"
     rules: list[Rule] = Field(min_length=1)
+    overrides: Overrides = Field(default_factory=Overrides)
+    #: Set by :meth:`effective`: which overrides were applied, e.g. ``["category:electronics"]``.
+    applied: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        ids = [r.rule_id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule ids {dupes}: give each rule a distinct 'id'")
+        return self
 
     @property
     def ref(self) -> str:
@@ -64,50 +142,119 @@ class Ruleset(BaseModel):
 
     @property
     def fields(self) -> list[str]:
-        return list(dict.fromkeys(r.field for r in self.rules))
+        """Every field a rule reads, in first-mention order (the known columns)."""
+        names: list[str] = []
+        for r in self.rules:
+            names.extend(r.fields_read)
+        return list(dict.fromkeys(names))
+
+    def effective(self, category: str | None = None, region: str | None = None) -> "Ruleset":
+        """The ruleset with the category's then the region's overrides applied. A rule with
+        the id of an existing rule replaces it in place; other rules are appended."""
+        rules = {r.rule_id: r for r in self.rules}
+        applied: list[str] = []
+        for scope, table, key in (("category", self.overrides.category, (category or "").lower()),
+                                  ("region", self.overrides.region, (region or "").upper())):
+            matches = {k.lower() if scope == "category" else k.upper(): v for k, v in table.items()}
+            if key in matches:
+                applied.append(f"{scope}:{key}")
+                for rule in matches[key]:
+                    rules[rule.rule_id] = rule
+        return self.model_copy(update={"rules": list(rules.values()), "overrides": Overrides(),
+                                       "applied": applied})
 
 
-def _read(path: Path) -> Ruleset:
+def _rule_hint(data: object, loc: tuple) -> str:
+    """``rule #3 (field 'price')`` for a pydantic error location inside a rules list."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if "rules" in loc:
+            i = loc.index("rules")
+            container = data
+            for part in loc[: i + 1]:
+                container = container[part]  # type: ignore[index]
+            index = loc[i + 1]
+            rule = container[index]  # type: ignore[index]
+            field = rule.get("field") if isinstance(rule, dict) else None
+            scope = " ".join(str(p) for p in loc[:i]) if i else ""
+            return f"{scope + ' ' if scope else ''}rule #{int(index) + 1} (field {field!r})"
+    except (LookupError, TypeError, ValueError):
+        pass
+    return ""
+
+
+def read_ruleset_file(path: Path) -> Ruleset:
+    """Load and check one ruleset file; :class:`RulesetError` names file, rule and parameter."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
         return Ruleset.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        loc = tuple(first["loc"])
+        hint = _rule_hint(data, loc)
+        param = str(loc[-1]) if loc else "?"
+        where = f"{hint}: {param}" if hint else ".".join(str(p) for p in loc) or "top level"
         raise RulesetError(f"ruleset file {path.name}: {where}: {first['msg']}") from None
-    except yaml.YAMLError as exc:
-        raise RulesetError(f"ruleset file {path.name}: not valid YAML ({exc})") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise RulesetError(f"ruleset file {path.name}: not valid {path.suffix[1:].upper()} ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesetError(f"ruleset file {path.name}: cannot be read ({type(exc).__name__})") from None
+
+
+def _version_key(version: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
 
 
 @cache
-def _all() -> dict[str, Ruleset]:
+def _all(directory: Path = RULESETS_DIR) -> dict[str, Ruleset]:
     found: dict[str, Ruleset] = {}
-    for path in sorted(RULESETS_DIR.glob("*.yaml")):
-        rs = _read(path)
+    for path in sorted(p for p in directory.iterdir() if p.suffix in RULESET_SUFFIXES):
+        rs = read_ruleset_file(path)
+        if rs.ref in found:
+            raise RulesetError(f"ruleset file {path.name}: {rs.ref} is defined twice")
         found[rs.ref] = rs
     return found
 
 
+def _latest(rulesets: list[Ruleset]) -> Ruleset | None:
+    return max(rulesets, key=lambda r: _version_key(r.version), default=None)
+
+
 def load_ruleset(ref: str) -> Ruleset:
-    """``name@version`` or ``name`` (the highest version)."""
+    """``name@version`` or ``name`` (its highest version)."""
     name, _, version = ref.partition("@")
     rulesets = _all()
-    if version:
-        if ref in rulesets:
-            return rulesets[ref]
-    else:
-        versions = sorted((rs for rs in rulesets.values() if rs.name == name), key=lambda r: r.version)
-        if versions:
-            return versions[-1]
-    raise RulesetError(f"unknown ruleset {ref!r}; known: {', '.join(sorted(rulesets))}")
+    found = rulesets.get(ref) if version else _latest([rs for rs in rulesets.values() if rs.name == name])
+    if found is None:
+        raise RulesetError(f"unknown ruleset {ref!r}; known: {', '.join(sorted(rulesets))}")
+    return found
 
 
-def ruleset_for(marketplace: str, ref: str | None = None) -> Ruleset:
-    """The ruleset a job uses: an explicit ``ref``, else the marketplace's latest one."""
+def ruleset_for(marketplace: str, ref: str | None = None, *, category: str | None = None,
+                region: str | None = None) -> Ruleset:
+    """The ruleset a job uses: an explicit ``ref``, else the marketplace's latest one, with
+    the overrides for ``category`` and ``region`` applied."""
     if ref:
-        return load_ruleset(ref)
-    candidates = sorted((rs for rs in _all().values() if rs.marketplace == marketplace), key=lambda r: r.version)
-    if not candidates:
+        return load_ruleset(ref).effective(category, region)
+    latest = _latest([rs for rs in _all().values() if rs.marketplace == marketplace])
+    if latest is None:
         known = sorted({rs.marketplace for rs in _all().values()})
         raise RulesetError(f"no ruleset for marketplace {marketplace!r}; known marketplaces: {', '.join(known)}")
-    return candidates[-1]
+    return latest.effective(category, region)
+
+
+def normalise_name(name: str) -> str:
+    """Column-name normal form: accents removed, lower case, runs of anything other than a
+    letter or digit become one ``_`` (``" Preço  Unitário"`` -> ``preco_unitario``)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    out, sep = [], False
+    for c in plain:
+        if c.isalnum():
+            if sep and out:
+                out.append("_")
+            out.append(c)
+            sep = False
+        else:
+            sep = True
+    return "".join(out)

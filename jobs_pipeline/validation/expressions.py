@@ -1,0 +1,173 @@
+"""Each rule compiled to one polars boolean expression: True where the record fails it.
+
+All values are strings exactly as the seller wrote them (see :mod:`.reader`), so typing is
+strict and explicit: ``5.0``, ``+5`` and ``1e3`` are not integers, ``N/A`` is not a number,
+``"BRL "`` is not ``BRL``. Patterns are anchored (polars ``str.contains`` searches) and use
+ASCII classes (Rust's ``\\d`` is Unicode). Lengths count characters, not bytes.
+
+``unique`` needs the values of earlier batches: :func:`fails` takes them as ``seen``.
+"""
+
+import polars as pl
+
+from jobs_pipeline.validation.rulesets import Rule
+
+INTEGER = r"^-?[0-9]+$"
+DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+BOOLEAN = r"^(?i:true|false|yes|no)$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+HTTPS_URL = r"^https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?([/?#][^\s]*)?$"
+GTIN_DIGITS = r"^([0-9]{8}|[0-9]{12,14})$"
+TYPE_PATTERNS = {"integer": INTEGER, "decimal": DECIMAL, "boolean": BOOLEAN, "date": DATE}
+
+
+def missing(col: pl.Expr) -> pl.Expr:
+    """Null, empty or only whitespace."""
+    return col.is_null() | col.str.contains(r"^\s*$")  # no strip_chars: it copies every string
+
+
+def number(col: pl.Expr) -> pl.Expr:
+    """The value as a float when it is a strict decimal, else null."""
+    return pl.when(col.str.contains(DECIMAL)).then(col.cast(pl.Float64, strict=False))
+
+
+def _in_range(value: pl.Expr, rule: Rule) -> pl.Expr:
+    ok = pl.lit(True)
+    if rule.min is not None:
+        ok = ok & ((value > rule.min) if rule.min_exclusive else (value >= rule.min))
+    if rule.max is not None:
+        ok = ok & ((value < rule.max) if rule.max_exclusive else (value <= rule.max))
+    return ok
+
+
+def gtin_check_digit_ok(col: pl.Expr) -> pl.Expr:
+    """GS1 mod 10 as integer arithmetic: with the rightmost digit at k=0, the weighted sum of
+    digits (3 on odd k, 1 on even k) is a multiple of 10. Leading zeros add nothing. Digits
+    are taken two at a time (7 terms, not 14): measured ~2x faster in polars."""
+    n = col.cast(pl.Int64, strict=False)
+    total = pl.lit(0, dtype=pl.Int64)
+    for j in range(7):
+        pair = (n // (100**j)) % 100
+        total = total + (pair % 10) + (pair // 10) * 3
+    return (total % 10) == 0
+
+
+def _gtin_bad(col: pl.Expr, rule: Rule) -> pl.Expr:
+    bad = ~col.str.contains(GTIN_DIGITS) | ~gtin_check_digit_ok(col)
+    if rule.prefixes:
+        # The 13-digit form is the value left-padded to 14 digits, minus its first digit:
+        # integer arithmetic on n % 10^13 instead of string padding.
+        thirteen = col.cast(pl.Int64, strict=False) % 10**13
+        bad = bad | pl.any_horizontal([thirteen // 10 ** (13 - len(p)) == int(p) for p in rule.prefixes])
+    return bad
+
+
+def _holds(conditions: dict[str, list[str]], columns: set[str]) -> list[pl.Expr]:
+    """One expression per condition: the field's trimmed, lower-cased value is listed."""
+    out = []
+    for name, values in conditions.items():
+        if name not in columns:
+            out.append(pl.lit(False))
+        else:
+            wanted = [v.strip().lower() for v in values]
+            out.append(pl.col(name).str.strip_chars().str.to_lowercase().is_in(wanted).fill_null(False))
+    return out
+
+
+def _compare(left: pl.Expr, op: str, right: pl.Expr) -> pl.Expr:
+    return {"<": left < right, "<=": left <= right, "==": left == right, "!=": left != right,
+            ">=": left >= right, ">": left > right}[op]
+
+
+def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None) -> pl.Expr:
+    """True where ``rule`` fails; never null."""
+    if rule.kind == "required_if":
+        cond = pl.all_horizontal(_holds(rule.when or {}, columns))
+        if rule.unless:
+            cond = cond & ~pl.any_horizontal(_holds(rule.unless, columns))
+        absent = missing(pl.col(rule.field)) if rule.field in columns else pl.lit(True)
+        return (cond & absent).fill_null(False)
+    if rule.field not in columns:
+        return pl.lit(rule.kind == "required")
+    col = pl.col(rule.field)
+    present = ~missing(col)
+    match rule.kind:
+        case "required":
+            return ~present
+        case "type":
+            bad = ~col.str.contains(TYPE_PATTERNS[rule.type or "decimal"])
+            if rule.type == "date":
+                bad = bad | col.str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_null()
+        case "range":
+            bad = ~_in_range(number(col), rule)  # null (not a number) -> passes: see type
+        case "decimal_range":  # ruleset v1 form: a decimal format check and a range in one rule
+            bad = ~col.str.contains(r"^[0-9]+(\.[0-9]+)?$") | ~_in_range(col.cast(pl.Float64, strict=False), rule)
+        case "length":
+            chars = col.str.len_chars()
+            bad = pl.lit(False)
+            if rule.min is not None:
+                bad = bad | (chars < int(rule.min))
+            if rule.max is not None:
+                bad = bad | (chars > int(rule.max))
+        case "enum":
+            bad = ~col.is_in(rule.values or [])
+        case "regex":
+            bad = ~col.str.contains(f"^(?:{rule.pattern})$")
+        case "https_url":
+            bad = ~col.str.contains(HTTPS_URL)
+        case "gtin":
+            bad = _gtin_bad(col, rule)
+        case "unique":
+            bad = ~col.is_first_distinct()
+            if seen is not None and len(seen):
+                bad = bad | col.is_in(seen)
+            return (present & bad).fill_null(False)
+        case "compare":
+            if rule.other not in columns:
+                return pl.lit(False)
+            bad = ~_compare(number(col), rule.op or "<=", number(pl.col(rule.other)))  # null -> skip
+        case _:  # pragma: no cover - guarded by the Rule model
+            raise ValueError(rule.kind)
+    return (present & bad.fill_null(False)).fill_null(False)
+
+
+def message(rule: Rule) -> str:
+    """The human sentence for a failure of ``rule``."""
+    if rule.message:
+        return rule.message
+    f = rule.field
+    bounds = []
+    if rule.min is not None:
+        bounds.append(f"{'>' if rule.min_exclusive else '>='} {rule.min:g}")
+    if rule.max is not None:
+        bounds.append(f"{'<' if rule.max_exclusive else '<='} {rule.max:g}")
+    match rule.kind:
+        case "required":
+            return f"{f} is required"
+        case "type":
+            return f"{f} must be {'an' if rule.type == 'integer' else 'a'} {rule.type}" + (
+                " (YYYY-MM-DD)" if rule.type == "date" else "")
+        case "range" | "decimal_range":
+            return f"{f} must be a number {' and '.join(bounds)}"
+        case "length":
+            parts = []
+            if rule.min is not None:
+                parts.append(f"at least {int(rule.min)}")
+            if rule.max is not None:
+                parts.append(f"at most {int(rule.max)}")
+            return f"{f} must have {' and '.join(parts)} characters"
+        case "enum":
+            return f"{f} must be one of {', '.join(rule.values or [])}"
+        case "regex":
+            return f"{f} has an invalid format"
+        case "https_url":
+            return f"{f} must be an https URL"
+        case "gtin":
+            return f"{f} must be 8, 12, 13 or 14 digits with a valid GS1 check digit and no coupon prefix"
+        case "unique":
+            return f"{f} repeats an earlier record's value"
+        case "compare":
+            return f"{f} must be {rule.op} {rule.other}"
+        case "required_if":
+            return f"{f} is required here"
+    return f"{f} fails {rule.kind}"  # pragma: no cover
