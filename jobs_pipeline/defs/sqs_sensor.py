@@ -102,15 +102,17 @@ def sqs_jobs_sensor(context: dg.SensorEvaluationContext, sqs_jobs: SQSQueueResou
     _delete(context, client, redelivered)
 
     requests: list[dg.RunRequest] = []
-    by_job = {p["job_id"]: p for p in pending}
+    requested = {p["job_id"] for p in pending}
     for message, job in jobs:
         key = str(job.job_id)
         if key in already:
             continue
-        if key not in by_job:  # a duplicate of a job received in this tick gets one request
+        if key not in requested:  # copies of one job (a re-publish) get one request...
             requests.append(run_request_for(job))
-        by_job[key] = {"job_id": key, "queue_url": message.queue_url, "handle": message.receipt_handle, "at": now}
-    cursor = json.dumps({"pending": list(by_job.values())}, separators=(",", ":"))
+            requested.add(key)
+        # ...and every copy's handle waits for that run, to be deleted with it
+        pending.append({"job_id": key, "queue_url": message.queue_url, "handle": message.receipt_handle, "at": now})
+    cursor = json.dumps({"pending": pending}, separators=(",", ":"))
     if not requests:
         return dg.SensorResult(skip_reason="no new job messages", cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
