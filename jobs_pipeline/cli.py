@@ -30,6 +30,8 @@ def _print_metrics(outcome, as_json: bool) -> None:
         print(f"  {field}: {count} record(s) with errors")
     for line in outcome.file_errors:
         print(f"  file: {line}")
+    if m.error_report_uri:
+        print(f"  error report: {m.error_report_uri}")
     for s in outcome.sample[:10]:
         print(f"  row {s.row}: {s.field} [{s.rule}] {s.message} (value {s.value!r})")
 
@@ -44,14 +46,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
     context = JobContext(marketplace=args.marketplace, category=args.category, region=args.region,
                          ruleset=args.ruleset, tier=args.tier)
+    from jobs_pipeline.validation.sources import limits_from_settings
+
     service = JobService(InMemoryQueuePublisher(), InMemoryTelemetryEmitter(),
                          progress_every=settings.progress_every_records,
-                         sample_limit=settings.sample_errors_limit)
+                         sample_limit=settings.sample_errors_limit,
+                         reports_dir=settings.reports_dir, read_limits=limits_from_settings(settings))
     outcome = service.run(service.create_job(args.path, context))
     if not outcome.ok:
         print(f"error: {outcome.error.message}", file=sys.stderr)
         return EXIT_UNUSABLE
     _print_metrics(outcome, args.json)
+    return 0
+
+
+def cmd_rules_show(args: argparse.Namespace) -> int:
+    from jobs_pipeline.validation.rulesets import load_ruleset
+
+    effective = load_ruleset(args.name).effective(args.category, args.region)
+    print(json.dumps(effective.model_dump(mode="json", exclude_defaults=True), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -74,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--tier", default="free", choices=["free", "pro"])
     v.add_argument("--json", action="store_true", help="print the full outcome as JSON")
     v.set_defaults(func=cmd_validate)
+
+    rules = sub.add_parser("rules", help="inspect marketplace rulesets")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    show = rules_sub.add_parser("show", help="print the effective ruleset for a category and region")
+    show.add_argument("name", help="name or name@version, e.g. google_merchant")
+    show.add_argument("--category", default=None)
+    show.add_argument("--region", default=None)
+    show.set_defaults(func=cmd_rules_show)
 
     d = sub.add_parser("demo", help="run the demo end to end on embedded defaults")
     d.set_defaults(func=cmd_demo)

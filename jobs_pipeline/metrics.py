@@ -53,6 +53,7 @@ class ValidationMetrics(BaseModel):
     tier: str
     feed_format: str | None = None
     encoding: str | None = None
+    error_report_uri: str | None = Field(None, description="The full error report (Parquet; CSV beside it).")
 
     @model_validator(mode="after")
     def _invariants(self) -> Self:
@@ -134,4 +135,5 @@ class MetricsCollector:
             tier=ctx.tier.value,
             feed_format=result.feed_format,
             encoding=result.encoding,
+            error_report_uri=next(iter(getattr(result, "error_report_paths", None) or []), None),
         )

@@ -71,6 +71,8 @@ class JobService:
         retry_policy: RetryPolicy | None = None,
         progress_every: int = 100_000,
         sample_limit: int = 20,
+        reports_dir: Path | None = None,
+        read_limits: Any = None,
     ) -> None:
         self.publisher = publisher
         self.emitter = emitter
@@ -78,6 +80,8 @@ class JobService:
         self.retry_policy = retry_policy or NeverRetry()
         self.progress_every = progress_every
         self.sample_limit = sample_limit
+        self.reports_dir = reports_dir  # error reports go to <reports_dir>/<job_id>/
+        self.read_limits = read_limits  # validation.sources.ReadLimits (size/bomb limits, batch size)
 
     # -- producing side -------------------------------------------------------------------
     def create_job(self, feed_uri: str | Path, context: JobContext, **fields: Any) -> ValidationJob:
@@ -107,13 +111,19 @@ class JobService:
             path = Path(job.feed_uri)
             collector.payload_size_bytes = path.stat().st_size if path.is_file() else 0
             emit(EventType.STARTED, collector.snapshot())
-            ruleset: Ruleset = ruleset_for(job.context.marketplace, ruleset_ref)
+            ruleset: Ruleset = ruleset_for(job.context.marketplace, ruleset_ref, category=job.context.category,
+                                           region=job.context.region)
             collector.ruleset = ruleset.ref
             progress = _ProgressReporter(self.progress_every, lambda n: emit(
                 EventType.PROGRESS, collector.snapshot(records_processed=n)))
+            extra: dict[str, Any] = {}
+            if self.reports_dir is not None:
+                extra["report_dir"] = Path(self.reports_dir) / str(job.job_id)
+            if self.read_limits is not None:
+                extra["limits"] = self.read_limits
             result = self.validator(
                 path, ruleset, on_progress=progress, progress_every=self.progress_every,
-                sample_limit=self.sample_limit,
+                sample_limit=self.sample_limit, **extra,
             )
             metrics = collector.collect(result)
             emit(EventType.COMPLETED, metrics.model_dump(mode="json"))

@@ -272,3 +272,11 @@ def _prepare(path: Path, size: int, limits: ReadLimits, tmp: Path) -> PlainFeed:
     if encoding in ("cp1252", "latin-1"):
         feed = transcode_to_utf8(feed, encoding, tmp)
     return feed
+
+
+def limits_from_settings(settings) -> ReadLimits:  # noqa: ANN001 - jobs_pipeline.settings.Settings
+    """The FEED_* environment variables as :class:`ReadLimits`."""
+    return ReadLimits(max_file_bytes=settings.feed_max_file_bytes,
+                      max_decompressed_bytes=settings.feed_max_decompressed_bytes,
+                      max_compression_ratio=settings.feed_max_compression_ratio,
+                      batch_rows=settings.feed_batch_rows)
