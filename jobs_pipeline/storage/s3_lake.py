@@ -10,7 +10,6 @@ If a put fails, the events stay buffered and the next flush retries the same key
 retried flush cannot duplicate events (and ``job_events`` dedups by ``event_id`` anyway).
 """
 
-import json
 import os
 import socket
 import threading
@@ -19,7 +18,7 @@ from typing import Any
 
 from jobs_pipeline.storage.client import s3_client
 from jobs_pipeline.storage.uri import S3Uri
-from jobs_pipeline.telemetry.events import TelemetryEvent
+from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 
 PART_PREFIX = "part-"
 PART_SUFFIX = ".jsonl"
@@ -42,7 +41,7 @@ class S3LakeTelemetryEmitter:
         return self._client
 
     def emit(self, event: TelemetryEvent) -> None:
-        line = json.dumps(event.to_json_dict(), separators=(",", ":"))
+        line = require_valid(event).model_dump_json()  # the local lake's gate and line format
         day = event.timestamp.strftime("%Y-%m-%d")
         with self._lock:
             self._buffers.setdefault(day, []).append(line)
