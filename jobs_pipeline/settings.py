@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobs_pipeline.errors import SettingsError
@@ -34,7 +34,22 @@ class Settings(BaseSettings):
     queue_name_free: str = "free"
     queue_name_pro: str = "pro"
     telemetry_sinks: str = Field("log,lake", description="Comma-separated telemetry sinks.")
-    telemetry_source: str = "urn:jobs-pipeline:local"
+    telemetry_source: str | None = Field(None, description="CloudEvents source; default urn:jobs-pipeline:<deployment>:<component>.")
+    # Telemetry sinks (docs/events.md); TELEMETRY_HTTP_URL is required when "http" is a sink.
+    telemetry_type_namespace: str = Field("io.jobspipeline", description="Reverse-DNS prefix of CloudEvents types.")
+    telemetry_http_url: str | None = Field(None, description="Collector URL of the http sink.")
+    telemetry_http_token: SecretStr | None = Field(None, description="Bearer token of the http sink (never logged).")
+    telemetry_http_mode: Literal["batch", "structured"] = "batch"
+    telemetry_http_batch_max_events: int = Field(500, gt=0)
+    telemetry_http_batch_max_bytes: int = Field(1_000_000, ge=65_536)
+    telemetry_http_batch_max_age_s: float = Field(1.0, gt=0)
+    telemetry_http_gzip: bool = True
+    telemetry_http_timeout_s: float = Field(10.0, gt=0)
+    telemetry_http_backoff_base_s: float = Field(0.5, ge=0)
+    telemetry_http_backoff_cap_s: float = Field(60.0, ge=0)
+    telemetry_http_max_queue: int = Field(20_000, gt=0, description="Events held in memory before spooling.")
+    telemetry_spool_dir: Path | None = Field(None, description="Backlog of the http sink while it is down.")
+    telemetry_duckdb_path: Path | None = Field(None, description="File of the duckdb sink (single process).")
 
     jobs_pipeline_data_dir: Path = Path("data")
     jobs_pipeline_landing_dir: Path | None = None
@@ -153,6 +168,14 @@ class Settings(BaseSettings):
         return (self.jobs_pipeline_quarantine_dir or self.data_dir / "quarantine").expanduser().resolve()
 
     @property
+    def telemetry_spool_path(self) -> Path:
+        return (self.telemetry_spool_dir or self.data_dir / "telemetry-spool").expanduser().resolve()
+
+    @property
+    def telemetry_duckdb_file(self) -> Path:
+        return (self.telemetry_duckdb_path or self.data_dir / "telemetry.duckdb").expanduser().resolve()
+
+    @property
     def reports_dir(self) -> Path:
         return (self.jobs_pipeline_reports_dir or self.data_dir / "reports").expanduser().resolve()
 
@@ -183,4 +206,7 @@ def load_settings(**overrides: object) -> Settings:
     from jobs_pipeline.queue.requirements import check_queue_settings  # no client libraries imported
 
     check_queue_settings(settings)
+    from jobs_pipeline.telemetry.config import check_telemetry_settings
+
+    check_telemetry_settings(settings)
     return settings

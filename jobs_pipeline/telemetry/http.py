@@ -106,6 +106,9 @@ class HTTPTelemetryEmitter:
     """See the module docstring. ``spool_dir`` defaults to a temporary folder only in tests:
     deployments set ``TELEMETRY_SPOOL_DIR``."""
 
+    nonblocking = True  # its own queue and sender thread: a composite calls it directly
+    wait_on_flush = False
+
     def __init__(self, config: HTTPSinkConfig, *, rng: random.Random | None = None,
                  spool_dir: Path | str | None = None) -> None:
         self.config = config

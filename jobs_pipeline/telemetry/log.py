@@ -9,6 +9,8 @@ logger = logging.getLogger("jobs_pipeline.events")
 
 
 class LogTelemetryEmitter:
+    wait_on_flush = False  # nothing to make durable
+
     def __init__(self, level: int = logging.INFO, log: logging.Logger | None = None) -> None:
         self.level = level
         self.log = log or logger

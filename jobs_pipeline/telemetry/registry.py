@@ -7,4 +7,6 @@ TELEMETRY_SINKS: dict[str, str] = {
     "memory": "jobs_pipeline.telemetry.memory:InMemoryTelemetryEmitter",
     "log": "jobs_pipeline.telemetry.log:LogTelemetryEmitter",
     "lake": "jobs_pipeline.telemetry.lake:LakeTelemetryEmitter",
+    "http": "jobs_pipeline.telemetry.http:HTTPTelemetryEmitter",
+    "duckdb": "jobs_pipeline.telemetry.duckdb_emitter:DuckDBTelemetryEmitter",
 }

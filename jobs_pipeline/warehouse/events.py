@@ -64,6 +64,32 @@ _READ_COLUMNS = """{
 }"""
 
 
+#: Moves the staged ``_new_events`` (columns as read from the lake, plus ``filename``) into
+#: ``job_events``: new ids only, one row per id. Shared by the lake ingestion and the DuckDB
+#: emitter, so both paths give the same rows.
+INSERT_STAGED_SQL = """
+            INSERT INTO job_events
+            SELECT event_id, type, job_id, task, "timestamp", marketplace, category, region,
+                   partition_key, attempt, sequence, ruleset, tier,
+                   CAST(metrics->>'records_total' AS BIGINT),
+                   CAST(metrics->>'records_valid' AS BIGINT),
+                   CAST(metrics->>'records_error' AS BIGINT),
+                   CAST(metrics->>'records_warning' AS BIGINT),
+                   CAST(metrics->>'payload_size_bytes' AS BIGINT),
+                   CAST(metrics->>'processing_time_ms' AS DOUBLE),
+                   CAST(metrics->>'latency_ms' AS DOUBLE),
+                   CAST(metrics->>'error_rate' AS DOUBLE),
+                   CAST(metrics->>'warning_rate' AS DOUBLE),
+                   metrics->'errors_by_field',
+                   error->>'error_type', error->>'message', error->>'classification',
+                   CAST(error->>'delay_s' AS DOUBLE),
+                   metrics, filename, now()
+            FROM _new_events n
+            WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.event_id = n.event_id)
+            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "timestamp", filename) = 1
+"""
+
+
 @dataclass(frozen=True)
 class IngestStats:
     files: int
@@ -113,29 +139,7 @@ def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: l
             files = list(sources)
         read = scalar(con, "SELECT count(*) FROM _new_events")
         before = scalar(con, "SELECT count(*) FROM job_events")
-        con.execute(
-            """
-            INSERT INTO job_events
-            SELECT event_id, type, job_id, task, "timestamp", marketplace, category, region,
-                   partition_key, attempt, sequence, ruleset, tier,
-                   CAST(metrics->>'records_total' AS BIGINT),
-                   CAST(metrics->>'records_valid' AS BIGINT),
-                   CAST(metrics->>'records_error' AS BIGINT),
-                   CAST(metrics->>'records_warning' AS BIGINT),
-                   CAST(metrics->>'payload_size_bytes' AS BIGINT),
-                   CAST(metrics->>'processing_time_ms' AS DOUBLE),
-                   CAST(metrics->>'latency_ms' AS DOUBLE),
-                   CAST(metrics->>'error_rate' AS DOUBLE),
-                   CAST(metrics->>'warning_rate' AS DOUBLE),
-                   metrics->'errors_by_field',
-                   error->>'error_type', error->>'message', error->>'classification',
-                   CAST(error->>'delay_s' AS DOUBLE),
-                   metrics, filename, now()
-            FROM _new_events n
-            WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.event_id = n.event_id)
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "timestamp", filename) = 1
-            """
-        )
+        con.execute(INSERT_STAGED_SQL)
         after = scalar(con, "SELECT count(*) FROM job_events")
         con.execute(
             """INSERT INTO lake_files (path, events)
