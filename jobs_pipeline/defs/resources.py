@@ -125,7 +125,30 @@ class TelemetryResource(dg.ConfigurableResource):
     lake_dir: str
 
     def get_emitter(self) -> TelemetryEmitter:
-        return build_emitter(self.sinks, lake_dir=self.lake_dir)
+        return build_emitter(self.sinks, lake_dir=self.lake_dir, component="dagster")
+
+
+class HTTPTelemetryResource(TelemetryResource):
+    """Sinks including ``http``: the collector URL and token resolve at launch (``dg.EnvVar``,
+    so the token never shows in the UI); the rest of ``TELEMETRY_HTTP_*`` comes from settings."""
+
+    http_url: str
+    http_token: str | None = None
+
+    def get_emitter(self) -> TelemetryEmitter:
+        return build_emitter(self.sinks, lake_dir=self.lake_dir, component="dagster",
+                             http_url=self.http_url, http_token=self.http_token)
+
+
+def telemetry_resource(settings: Settings, lake_dir: Any, *, from_env: bool) -> TelemetryResource:
+    """``TELEMETRY_SINKS`` as a resource; the HTTP token is always read through ``dg.EnvVar``."""
+    if "http" not in settings.sinks:
+        return TelemetryResource(sinks=settings.sinks, lake_dir=lake_dir)
+    return HTTPTelemetryResource(
+        sinks=settings.sinks, lake_dir=lake_dir,
+        http_url=dg.EnvVar("TELEMETRY_HTTP_URL") if from_env else settings.telemetry_http_url,
+        http_token=dg.EnvVar("TELEMETRY_HTTP_TOKEN") if settings.telemetry_http_token else None,
+    )
 
 
 class JobServiceResource(dg.ConfigurableResource):
@@ -216,7 +239,7 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:
-    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=settings.lake_uri)
+    telemetry = telemetry_resource(settings, settings.lake_uri, from_env=False)
     return {
         "job_service": JobServiceResource(
             queue=InMemoryQueueResource(queue_name_free=settings.queue_name_free,
@@ -241,7 +264,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
 def shared_resources(settings: Settings) -> dict[str, Any]:
     """Staging and prod: every location and secret from the environment at launch."""
     lake = dg.EnvVar("JOBS_PIPELINE_LAKE_URI" if settings.jobs_pipeline_lake_uri else "JOBS_PIPELINE_LAKE_DIR")
-    telemetry = TelemetryResource(sinks=settings.sinks, lake_dir=lake)
+    telemetry = telemetry_resource(settings, lake, from_env=True)
     return {
         "job_service": JobServiceResource(
             queue=InMemoryQueueResource(queue_name_free=settings.queue_name_free,
