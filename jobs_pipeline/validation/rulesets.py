@@ -165,21 +165,19 @@ class Ruleset(BaseModel):
 
 
 def _rule_hint(data: object, loc: tuple) -> str:
-    """``rule #3 (field 'price')`` for a pydantic error location inside a rules list."""
+    """``rule #3 (field 'price')`` (or ``overrides region BR rule #1 (field 'currency')``)
+    for a pydantic error location that points inside a list of rules."""
     try:
-        if "rules" in loc:
-            i = loc.index("rules")
-            container = data
-            for part in loc[: i + 1]:
-                container = container[part]  # type: ignore[index]
-            index = loc[i + 1]
-            rule = container[index]  # type: ignore[index]
-            field = rule.get("field") if isinstance(rule, dict) else None
-            scope = " ".join(str(p) for p in loc[:i]) if i else ""
-            return f"{scope + ' ' if scope else ''}rule #{int(index) + 1} (field {field!r})"
-    except (LookupError, TypeError, ValueError):
-        pass
-    return ""
+        i = next(k for k, part in enumerate(loc) if isinstance(part, int))
+        container = data
+        for part in loc[:i]:
+            container = container[part]  # type: ignore[index]
+        rule = container[loc[i]]  # type: ignore[index]
+        field = rule.get("field") if isinstance(rule, dict) else None
+        scope = " ".join(str(p) for p in loc[:i] if p != "rules")
+        return f"{scope + ' ' if scope else ''}rule #{loc[i] + 1} (field {field!r})"
+    except (StopIteration, LookupError, TypeError, ValueError):
+        return ""
 
 
 def read_ruleset_file(path: Path) -> Ruleset:
