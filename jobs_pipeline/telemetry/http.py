@@ -158,6 +158,8 @@ class HTTPTelemetryEmitter:
         if overflow:  # the sender cannot keep up: keep memory bounded, on disk, no network
             self.stats.overflow_spills += 1
             self._spill_memory()
+            with self._cond:
+                self._cond.notify()
 
     def flush(self) -> None:
         """Ship the open batch now; never waits for the network (see :meth:`drain`)."""
@@ -216,6 +218,11 @@ class HTTPTelemetryEmitter:
                 batch = self._take_batch()
                 if batch is None:
                     return
+                if not batch:
+                    with self._cond:
+                        self._inflight = 0
+                        self._cond.notify_all()
+                    continue
                 try:
                     remaining, delay = self._deliver(batch)
                     for rest in remaining:  # the sink is down: keep them on disk, in order
@@ -242,9 +249,14 @@ class HTTPTelemetryEmitter:
         return self._flush_requested or time.monotonic() - self._oldest_at >= self.config.max_batch_age_s
 
     def _take_batch(self) -> Batch | None:
-        """The next batch from memory (``None``: closing and nothing left)."""
+        """The next batch from memory (``None``: closing and nothing left; ``[]``: the spool
+        got new batches meanwhile, send those first)."""
         with self._cond:
-            while not self._ready_locked():
+            while True:
+                if len(self.spool):
+                    return []
+                if self._ready_locked():
+                    break
                 wait = None
                 if self._queue:
                     wait = max(0.0, self.config.max_batch_age_s - (time.monotonic() - self._oldest_at))

@@ -25,6 +25,7 @@ class Collector:
         self.accepted: list[dict[str, Any]] = []  # stored CloudEvents, in arrival order
         self.requests: list[dict[str, Any]] = []  # every request: headers, size, answer
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
         self.port = 0
         self.start()
 
@@ -41,6 +42,11 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 return None
 
+            def setup(self) -> None:
+                super().setup()
+                with collector.lock:
+                    collector._connections.add(self.connection)
+
             def do_POST(self) -> None:
                 collector._handle(self)
 
@@ -56,6 +62,13 @@ class Collector:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.lock:  # kept-alive connections die too, as in a real outage
+            for conn in self._connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._connections.clear()
 
     def ids(self) -> list[str]:
         with self.lock:
@@ -72,20 +85,26 @@ class Collector:
                       "key": h.headers.get("Idempotency-Key"), "fault": fault, "body": body}
             self.requests.append(record)
         if fault == "drop":
+            record["status"] = None
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return
         if isinstance(fault, tuple) and fault[0] == "slow":
             self._store(events)
             time.sleep(fault[1])
+            record["status"] = 200
             return self._answer(h, 200)
         if isinstance(fault, tuple) and fault[0] == "429":
+            record["status"] = 429
             return self._answer(h, 429, {"Retry-After": str(fault[1])})
         if isinstance(fault, int):
+            record["status"] = fault
             return self._answer(h, fault)
         if self.max_events is not None and len(events) > self.max_events:
+            record["status"] = 413
             return self._answer(h, 413)
         self._store(events)
+        record["status"] = 202
         self._answer(h, 202)
 
     def _store(self, events: list[dict[str, Any]]) -> None:
