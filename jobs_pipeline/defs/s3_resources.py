@@ -15,6 +15,7 @@ from dagster_aws.s3 import S3Resource
 from jobs_pipeline.errors import FeedError, FeedNotFoundError
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.settings import Settings
+from jobs_pipeline.storage import log_redaction
 from jobs_pipeline.storage.s3_objects import quarantine_object
 from jobs_pipeline.storage.uri import S3Uri, is_s3_uri, split_object_uri
 
@@ -54,6 +55,7 @@ class S3LandingResource(dg.ConfigurableResource):
         return S3Uri.parse(self.quarantine_uri or f"s3://{self.root.bucket}/quarantine/")
 
     def get_client(self) -> Any:
+        log_redaction.install()  # botocore DEBUG logs would print the session token
         return self.s3.get_client()
 
     def excluded_key_prefixes(self) -> list[str]:
