@@ -172,7 +172,7 @@ def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResul
 marts_job = dg.define_asset_job(
     "marts_job", selection=[marketplace_quality_daily, field_error_hotspots, region_latency_daily,
                             quality_anomalies],
-    partitions_def=DAILY, description="Refresh one UTC day of the BI marts.",
+    description="Refresh one UTC day of the BI marts.",
 )
 
 marts_daily = dg.build_schedule_from_partitioned_job(

@@ -1,0 +1,125 @@
+"""The marts as Dagster assets: daily partitions on a real instance, checks, metadata,
+incremental refresh (one partition touches one day), the dashboard asset, definitions."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from jobs_pipeline.defs import marts as mart_defs
+from jobs_pipeline.defs.resources import DuckDBWarehouseResource
+from jobs_pipeline.warehouse.connection import connect
+from jobs_pipeline.warehouse.marts import JOB_DAY
+from jobs_pipeline.warehouse.tables import build_job_runs
+from jobs_pipeline_tests.marts.history import History, load_history
+
+MARTS = [mart_defs.marketplace_quality_daily, mart_defs.field_error_hotspots, mart_defs.region_latency_daily]
+
+
+@pytest.fixture
+def events_only_db(tmp_path: Path, history: History) -> Path:
+    path = tmp_path / "quality.duckdb"
+    with connect(path) as con:
+        load_history(con, history)
+        build_job_runs(con)
+    return path
+
+
+def _resources(path: Path) -> dict:
+    return {"warehouse": DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))}
+
+
+def _materialize(assets, path: Path, day: date, instance, checks: bool = True) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*assets, *(mart_defs.mart_checks if checks else [])], selection=assets,
+                          partition_key=day.isoformat(),
+                          resources=_resources(path), instance=instance)
+
+
+def test_partitions_are_daily_and_reach_the_history() -> None:
+    assert isinstance(mart_defs.DAILY, dg.DailyPartitionsDefinition)
+    assert mart_defs.DAILY.has_partition_key("2026-03-02")
+    for asset in [*MARTS, mart_defs.quality_anomalies]:
+        assert asset.partitions_def == mart_defs.DAILY
+        spec = next(iter(asset.specs))
+        assert spec.freshness_policy == mart_defs.FRESHNESS
+
+
+def test_materialize_one_day_touches_only_that_day(events_only_db: Path, history: History) -> None:
+    first, second = history.days[5], history.days[6]
+    with dg.instance_for_test() as instance:
+        r1 = _materialize(MARTS, events_only_db, first, instance, checks=False)
+        assert r1.success
+        with connect(events_only_db, read_only=True) as con:
+            stamp = con.execute("SELECT day, max(refreshed_at) FROM marketplace_quality_daily GROUP BY day").fetchall()
+        r2 = _materialize(MARTS, events_only_db, second, instance, checks=False)
+        assert r2.success
+        r3 = _materialize(MARTS, events_only_db, second, instance)  # re-run: same rows, not doubled
+        assert r3.success
+        with connect(events_only_db, read_only=True) as con:
+            days = dict(con.execute("SELECT day, count(*) FROM marketplace_quality_daily GROUP BY day").fetchall())
+            stamp_after = dict(con.execute(
+                "SELECT day, max(refreshed_at) FROM marketplace_quality_daily GROUP BY day").fetchall())
+        assert days == {first: 12, second: 12}
+        assert stamp_after[first] == dict(stamp)[first]  # the first day was not rewritten
+
+        evaluations = [e for e in r3.get_asset_check_evaluations()]
+        assert len(evaluations) == 3 * 4 and all(e.passed for e in evaluations)
+        meta = r3.asset_materializations_for_node("marketplace_quality_daily")[0].metadata
+        assert meta["jobs"].value == days[second] * 4 + meta["jobs_failed"].value
+        assert 0 < meta["overall_error_rate"].value < 1
+        lat = r3.asset_materializations_for_node("region_latency_daily")[0].metadata
+        assert lat["p95_processing_time_ms"].value > 0
+        mats = instance.get_latest_materialization_event(dg.AssetKey("marketplace_quality_daily"))
+        assert mats.dagster_event.partition == second.isoformat()
+
+
+def test_a_failing_check_is_reported(events_only_db: Path, history: History) -> None:
+    day = history.days[3]
+    with connect(events_only_db) as con:  # a corrupt job run: more errors than records
+        con.execute(f"UPDATE job_runs SET records_error = 10 * records_total WHERE job_id = (SELECT job_id FROM "
+                    f"job_runs WHERE status = 'completed' AND {JOB_DAY} = $d LIMIT 1)", {"d": day})
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([mart_defs.marketplace_quality_daily, *mart_defs.mart_checks],
+                                selection=[mart_defs.marketplace_quality_daily], partition_key=day.isoformat(),
+                                resources=_resources(events_only_db), instance=instance, raise_on_error=False)
+    by_name = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not by_name["rates_in_range"].passed
+    assert by_name["rates_in_range"].metadata["rows_out_of_range"].value == 1
+    assert by_name["unique_keys"].passed and by_name["reconciles_with_job_runs"].passed
+
+
+def test_anomaly_asset_finds_the_injected_spike(db_copy: Path, history: History) -> None:
+    day, key, metric, _ = next(i for i in history.injected if i[2] == "error_rate")
+    with dg.instance_for_test() as instance:
+        result = _materialize([mart_defs.quality_anomalies], db_copy, day, instance)
+        assert result.success
+        meta = result.asset_materializations_for_node("quality_anomalies")[0].metadata
+        assert meta["anomalies"].value == 1 and meta["judged"].value == 24 and meta["threshold"].value == 3.0
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+    with connect(db_copy, read_only=True) as con:
+        assert con.execute("SELECT partition_key, metric FROM quality_anomalies WHERE day = $d",
+                           {"d": day}).fetchall() == [(key, metric)]
+
+
+def test_dashboard_asset_writes_the_page_and_links_it(db_copy: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out" / "dash.html"
+    monkeypatch.setenv("QUALITY_DASHBOARD_PATH", str(target))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([mart_defs.quality_dashboard], resources=_resources(db_copy), instance=instance)
+    assert result.success
+    meta = result.asset_materializations_for_node("quality_dashboard")[0].metadata
+    assert meta["dashboard"].value == target.as_uri() and meta["open_anomalies"].value == 3
+    html = target.read_text()
+    assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_definitions_load_marts_schedule_and_sensor() -> None:
+    from jobs_pipeline.definitions import defs
+
+    d = defs()
+    assert d.resolve_job_def("marts_job").partitions_def == mart_defs.DAILY
+    assert d.get_schedule_def("marts_daily").cron_schedule == "45 0 * * *"
+    assert d.get_sensor_def("quality_alert_sensor").job_name == "quality_alert_job"
+    assert d.resolve_assets_def("quality_dashboard") is not None
