@@ -19,7 +19,8 @@ from jobs_pipeline.jobs.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.retry import JobRetryRequested
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.queue.publisher import QueueMessage
-from jobs_pipeline.defs.resources import JobServiceResource
+from jobs_pipeline.defs.resources import JobServiceResource, LandingZoneResource
+from jobs_pipeline.quarantine import quarantine_file, quarantines
 from jobs_pipeline.defs.s3_resources import S3LandingResource
 from jobs_pipeline.storage.feed_fetch import fetched_feed
 
@@ -59,13 +60,14 @@ def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> Validat
 
 @dg.op(description="JobService.run: validate, collect metrics, emit job.* events.")
 def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
-                   job: ValidationJob) -> JobOutcome:
+                   landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
     service = job_service.get_service()
     try:
         # An s3:// feed runs on a local copy (jobs_pipeline.storage.feed_fetch); the outcome keeps the URI.
         with fetched_feed(job, service, s3_landing.get_client, max_bytes=s3_landing.max_object_bytes) as run_job:
             outcome = dataclasses.replace(service.run(run_job, attempt=context.retry_number + 1), job=job)
         s3_landing.quarantine_unusable(outcome, context.log)
+        _quarantine_local(context, landing, outcome)
     except JobRetryRequested as exc:
         raise dg.RetryRequested(max_retries=max(0, exc.decision.max_attempts - 1),
                                 seconds_to_wait=exc.decision.delay_s) from exc
@@ -81,6 +83,21 @@ def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResour
         metadata["error"] = f"{outcome.error.error_type}: {outcome.error.message}"
     context.add_output_metadata(metadata)
     return outcome
+
+
+def _quarantine_local(context: dg.OpExecutionContext, landing: LandingZoneResource, outcome: JobOutcome) -> None:
+    """An unusable file from the landing folder moves to quarantine with its reason (never deleted)."""
+    error = outcome.error
+    if outcome.ok or error is None or not quarantines(error.error_type):
+        return
+    try:
+        moved = quarantine_file(outcome.job.feed_uri, landing.landing_dir, landing.quarantine_dir, error.message,
+                                job_id=str(outcome.job.job_id), error_type=error.error_type)
+    except OSError as exc:  # the outcome stands; the file stays where it is
+        context.log.error(f"cannot quarantine {outcome.job.feed_uri}: {type(exc).__name__}")
+        return
+    if moved is not None:
+        context.log.warning(f"unusable feed moved to {moved} ({error.error_type})")
 
 
 @dg.op(description="Publish feed.validated on the tier's queue; fail the run if the job failed.")

@@ -1,0 +1,58 @@
+"""Quarantine for unusable landing files: the file is *moved* (never deleted) out of the
+landing folder into the quarantine folder, keeping its relative path, next to a
+``<name>.reason.txt`` that says why in one line, so the seller and on-call can see what
+happened and the landing sensor does not pick it up again.
+
+Which failures quarantine is decided by error *type*: every :class:`FeedError` except
+:class:`FeedNotFoundError` (there is nothing to move). Retrying could not help any of them.
+"""
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jobs_pipeline.errors import FeedError, FeedNotFoundError
+from jobs_pipeline.validation import feed_errors  # noqa: F401  (registers the FeedFormatError subclasses)
+
+REASON_SUFFIX = ".reason.txt"
+
+
+def _subclasses(cls: type) -> set[type]:
+    out = {cls}
+    for sub in cls.__subclasses__():
+        out |= _subclasses(sub)
+    return out
+
+
+def quarantines(error_type: str) -> bool:
+    """Whether a job that failed with ``error_type`` (a class name) makes its file quarantined."""
+    names = {c.__name__ for c in _subclasses(FeedError)} - {c.__name__ for c in _subclasses(FeedNotFoundError)}
+    return error_type in names
+
+
+def _free(dest: Path) -> Path:
+    """``dest``, or ``dest`` with ``.1``, ``.2``... before the suffix when taken."""
+    if not dest.exists():
+        return dest
+    n = 1
+    while (candidate := dest.with_name(f"{dest.stem}.{n}{dest.suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def quarantine_file(path: Path | str, landing_dir: Path | str, quarantine_dir: Path | str, reason: str,
+                    *, job_id: str | None = None, error_type: str | None = None) -> Path | None:
+    """Move ``path`` (a file under ``landing_dir``) into ``quarantine_dir`` with a reason file.
+    Returns the new path, or ``None`` when the file is not under the landing folder (it is
+    then left where it is) or no longer exists."""
+    path, landing = Path(path).resolve(), Path(landing_dir).resolve()
+    if not path.is_file() or not path.is_relative_to(landing):
+        return None
+    dest = _free(Path(quarantine_dir).resolve() / path.relative_to(landing))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(path, dest)  # a rename on one filesystem; copy-then-remove across filesystems
+    lines = [reason.splitlines()[0] if reason else "unusable feed",
+             f"error_type: {error_type or 'unknown'}", f"job_id: {job_id or 'unknown'}",
+             f"original_path: {path}", f"quarantined_at: {datetime.now(UTC).isoformat()}"]
+    dest.with_name(dest.name + REASON_SUFFIX).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest

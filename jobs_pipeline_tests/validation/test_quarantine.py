@@ -1,0 +1,75 @@
+"""An unusable landing file fails its run with ``job.failed`` and its one-line reason, is
+moved (not deleted) to the quarantine folder next to a reason file, and the sensor carries
+on with the other files."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from jobs_pipeline.defs.landing_sensor import landing_sensor
+from jobs_pipeline.defs.resources import LandingZoneResource, local_resources
+from jobs_pipeline.defs.validate_feed import validate_feed
+from jobs_pipeline.quarantine import quarantine_file, quarantines
+from jobs_pipeline.samples import SampleFeed, write_sample
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def test_quarantine_decision_is_by_type() -> None:
+    assert quarantines("FeedFormatError") and quarantines("DecompressionBombError")
+    assert not quarantines("FeedNotFoundError") and not quarantines("ConnectionError")
+
+
+def test_quarantine_file_moves_and_never_overwrites(tmp_path: Path) -> None:
+    landing, q = tmp_path / "landing", tmp_path / "q"
+    for n in range(2):
+        f = landing / "amazon" / "toys" / "US" / "feed.csv"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"copy {n}")
+        moved = quarantine_file(f, landing, q, "feed.csv: the file is empty\nmore", error_type="FeedFormatError")
+        assert moved is not None and not f.exists() and moved.read_text() == f"copy {n}"
+    assert sorted(p.name for p in (q / "amazon/toys/US").iterdir()) == [
+        "feed.1.csv", "feed.1.csv.reason.txt", "feed.csv", "feed.csv.reason.txt"]
+    reason = (q / "amazon/toys/US/feed.csv.reason.txt").read_text().splitlines()
+    assert reason[0] == "feed.csv: the file is empty" and reason[1] == "error_type: FeedFormatError"
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("x")
+    assert quarantine_file(outside, landing, q, "r") is None and outside.exists()
+
+
+def test_sensor_run_quarantines_unusable_file_and_carries_on(settings, instance) -> None:
+    landing = settings.landing_dir
+    good = write_sample(landing, SampleFeed("amazon", "toys", "US", 50, 10))
+    bad = landing / "amazon" / "toys" / "US" / "zip_many.zip"
+    shutil.copy(CORPUS / "zip_many.zip", bad)
+    resources = local_resources(settings)
+    lz = resources["landing"]
+    resources["landing"] = LandingZoneResource(landing_dir=lz.landing_dir, quarantine_dir=lz.quarantine_dir,
+                                               tier=lz.tier, settle_seconds=0.0)
+    with dg.build_sensor_context(instance=instance, resources={"landing": resources["landing"]}) as ctx:
+        ctx.update_cursor(None)
+        first = landing_sensor(ctx)
+    ctx2_cursor = first.cursor
+    requests = first.run_requests or []
+    assert len(requests) == 2
+    results = {}
+    for req in requests:
+        out = validate_feed.execute_in_process(run_config=req.run_config, instance=instance, resources=resources,
+                                               raise_on_error=False)
+        path = req.run_config["ops"]["describe_feed"]["config"]["path"]
+        results[Path(path).name] = out
+    assert results[good.name].success
+    failed = results["zip_many.zip"]
+    assert not failed.success
+    outcome = failed.output_for_node("run_validation")
+    assert outcome.status == "failed" and outcome.error.error_type == "FeedArchiveError"
+    assert outcome.error.message == "zip_many.zip: the zip holds 2 files; put exactly one feed in it"
+    moved = settings.quarantine_dir / "amazon" / "toys" / "US" / "zip_many.zip"
+    assert not bad.exists() and moved.read_bytes() == (CORPUS / "zip_many.zip").read_bytes()
+    assert (moved.parent / "zip_many.zip.reason.txt").read_text().startswith(outcome.error.message)
+    assert good.exists()
+    with dg.build_sensor_context(instance=instance, resources={"landing": resources["landing"]},
+                                 cursor=ctx2_cursor) as ctx:
+        again = landing_sensor(ctx)
+    assert not (again.run_requests or [])  # nothing new: the quarantined file is out of landing
