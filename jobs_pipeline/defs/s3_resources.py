@@ -92,4 +92,5 @@ def s3_landing_resource(settings: Settings, *, from_env: bool) -> S3LandingResou
         s3=S3Resource(endpoint_url=settings.aws_endpoint_url, region_name=aws_region(settings)),
         landing_uri=dg.EnvVar("JOBS_PIPELINE_LANDING_URI") if from_env and landing else landing,
         tier=settings.jobs_pipeline_landing_tier,
+        max_object_bytes=settings.feed_max_file_bytes,  # FEED_MAX_FILE_BYTES, the validator's own limit
     )
