@@ -69,24 +69,27 @@ _READ_COLUMNS = """{
 #: emitter, so both paths give the same rows.
 INSERT_STAGED_SQL = """
             INSERT INTO job_events
+            WITH parsed AS (  -- parse each JSON document once, not once per extracted field
+                SELECT n.*,
+                       json_transform(metrics, '{"records_total": "BIGINT", "records_valid": "BIGINT",
+                           "records_error": "BIGINT", "records_warning": "BIGINT",
+                           "payload_size_bytes": "BIGINT", "processing_time_ms": "DOUBLE",
+                           "latency_ms": "DOUBLE", "error_rate": "DOUBLE", "warning_rate": "DOUBLE",
+                           "errors_by_field": "JSON"}') AS m,
+                       json_transform(error, '{"error_type": "VARCHAR", "message": "VARCHAR",
+                           "classification": "VARCHAR", "delay_s": "DOUBLE"}') AS x
+                FROM _new_events n
+                WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.event_id = n.event_id)
+                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "timestamp", filename) = 1
+            )
             SELECT event_id, type, job_id, task, "timestamp", marketplace, category, region,
                    partition_key, attempt, sequence, ruleset, tier,
-                   CAST(metrics->>'records_total' AS BIGINT),
-                   CAST(metrics->>'records_valid' AS BIGINT),
-                   CAST(metrics->>'records_error' AS BIGINT),
-                   CAST(metrics->>'records_warning' AS BIGINT),
-                   CAST(metrics->>'payload_size_bytes' AS BIGINT),
-                   CAST(metrics->>'processing_time_ms' AS DOUBLE),
-                   CAST(metrics->>'latency_ms' AS DOUBLE),
-                   CAST(metrics->>'error_rate' AS DOUBLE),
-                   CAST(metrics->>'warning_rate' AS DOUBLE),
-                   metrics->'errors_by_field',
-                   error->>'error_type', error->>'message', error->>'classification',
-                   CAST(error->>'delay_s' AS DOUBLE),
+                   m.records_total, m.records_valid, m.records_error, m.records_warning,
+                   m.payload_size_bytes, m.processing_time_ms, m.latency_ms, m.error_rate,
+                   m.warning_rate, m.errors_by_field,
+                   x.error_type, x.message, x.classification, x.delay_s,
                    metrics, filename, now()
-            FROM _new_events n
-            WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.event_id = n.event_id)
-            QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "timestamp", filename) = 1
+            FROM parsed
 """
 
 
