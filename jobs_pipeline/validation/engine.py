@@ -101,8 +101,11 @@ class _Pass:
         earlier = (pos < len(seen)) & (seen[np.minimum(pos, max(len(seen) - 1, 0))] == hashes) if len(seen) else \
             np.zeros(len(hashes), dtype=bool)
         in_batch = ~batch.select(col.is_first_distinct()).to_series().to_numpy()
-        fresh = np.unique(hashes[present.to_numpy() & ~earlier])
-        self.seen[i] = np.union1d(seen, fresh) if len(seen) else fresh
+        fresh = np.sort(hashes[present.to_numpy() & ~earlier])
+        fresh = fresh[np.concatenate(([True], fresh[1:] != fresh[:-1]))] if len(fresh) else fresh
+        merged = np.concatenate([seen, fresh])  # two sorted runs: a stable sort merges them in O(n)
+        merged.sort(kind="stable")  # (np.union1d/np.unique measured 20-300x slower here)
+        self.seen[i] = merged
         return pl.Series((earlier | in_batch)) & present
 
     def _failures(self, batch: pl.DataFrame) -> None:
