@@ -11,6 +11,10 @@ Three layers keep it to one, across daemon restarts and recomputed days:
 3. The webhook gets the id as ``Idempotency-Key`` (covers a crash between the POST and the
    run's success, when a retry could send again).
 
+The sensor opens DuckDB read-only, and only when the file changed since its last complete
+read and writers have been quiet for ``SETTLE_SECONDS``: a reader makes a writer opening at
+that instant fail, so it stays out of their way.
+
 The run (``quality_alert_job``) sends through the ``alert_sink`` resource (log always, the
 webhook when ``ALERT_WEBHOOK_URL`` is set) and logs the ``quality.anomaly`` event. Only
 anomalies within ``LOOKBACK_DAYS`` of the newest judged day are considered: backfilling old
@@ -18,7 +22,9 @@ history does not page anyone.
 """
 
 import json
+import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -28,6 +34,7 @@ from jobs_pipeline.defs.resources import AlertSinkResource, DuckDBWarehouseResou
 
 LOOKBACK_DAYS = 14
 MAX_ALERTS_PER_TICK = 50
+SETTLE_SECONDS = 20.0
 
 _ALERT_SQL = f"""
 SELECT anomaly_id, day, partition_key, marketplace, category, region, metric, direction, value,
@@ -83,12 +90,28 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, alerted: set[str]) -> tuple[l
     return alerts, None if newest is None else newest.isoformat()
 
 
+def database_version(path: str | Path) -> float | None:
+    """Latest modification time of the database file and its WAL (None: no database yet)."""
+    times = [p.stat().st_mtime for p in (Path(path), Path(f"{path}.wal")) if p.exists()]
+    return max(times) if times else None
+
+
 @dg.sensor(job=quality_alert_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Turn each new quality anomaly into one alert run (see module docstring).")
 def quality_alert_sensor(context: dg.SensorEvaluationContext,
                          warehouse: DuckDBWarehouseResource) -> dg.SensorResult | dg.SkipReason:
     state = json.loads(context.cursor) if context.cursor else {}
     alerted: dict[str, str] = state.get("alerted", {})
+    # DuckDB allows one writing process OR readers: every read-only open could make a writer
+    # starting at that instant fail. So open only when the file changed since the last
+    # complete read, and only once writers have been quiet for SETTLE_SECONDS.
+    version = database_version(warehouse.path)
+    if version is None:
+        return dg.SkipReason("no quality database yet")
+    if state.get("db_version") == version:
+        return dg.SkipReason("quality database unchanged since the last tick")
+    if time.time() - version < SETTLE_SECONDS:
+        return dg.SkipReason(f"quality database written less than {SETTLE_SECONDS:g} s ago; waiting")
     try:
         with warehouse.connect(read_only=True) as con:
             alerts, newest = pending_alerts(con, set(alerted))
@@ -107,4 +130,7 @@ def quality_alert_sensor(context: dg.SensorEvaluationContext,
                       tags={"quality/anomaly_id": a.alert_id, "quality/partition_key": a.partition_key})
         for a in batch
     ]
-    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps({"alerted": alerted}, sort_keys=True))
+    cursor = {"alerted": alerted}
+    if len(alerts) == len(batch):  # everything pending was requested: skip until the file changes
+        cursor["db_version"] = version
+    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(cursor, sort_keys=True))

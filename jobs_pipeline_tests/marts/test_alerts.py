@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 from pytest_httpserver import HTTPServer
 
+from jobs_pipeline.defs import alerts as alerts_defs
 from jobs_pipeline.defs.alerts import quality_alert_job, quality_alert_sensor
 from jobs_pipeline.defs.resources import (
     DuckDBWarehouseResource,
@@ -24,10 +25,19 @@ from jobs_pipeline_tests.marts.history import History
 HOOK = "/hooks/quality"
 
 
+@pytest.fixture(autouse=True)
+def no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test databases were just written; production waits for writers to be quiet."""
+    monkeypatch.setattr(alerts_defs, "SETTLE_SECONDS", 0.0)
+
+
 def _tick(instance, path: Path, cursor: str | None = None) -> dg.SensorResult:
     warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse})
-    return quality_alert_sensor(context)
+    result = quality_alert_sensor(context)
+    if isinstance(result, dg.SkipReason):  # nothing to do this tick
+        return dg.SensorResult(run_requests=[], cursor=cursor)
+    return result
 
 
 def _run_all(result: dg.SensorResult, instance, sink) -> None:
@@ -99,12 +109,32 @@ def test_webhook_failure_fails_the_run(db_copy: Path, httpserver: HTTPServer) ->
     assert not run.success and len(httpserver.log) == 1
 
 
-def test_sensor_skips_when_there_are_no_marts(tmp_path: Path) -> None:
-    with connect(tmp_path / "empty.duckdb") as con:
-        con.execute("CREATE TABLE t (x INT)")
+def _raw_tick(instance, path: Path, cursor: str | None = None):
+    warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
+    return quality_alert_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                        resources={"warehouse": warehouse}))
+
+
+def test_sensor_skips_without_database_or_marts(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
-        result = _tick(instance, tmp_path / "empty.duckdb")
-    assert isinstance(result, dg.SkipReason)
+        missing = _raw_tick(instance, tmp_path / "none.duckdb")
+        with connect(tmp_path / "empty.duckdb") as con:
+            con.execute("CREATE TABLE t (x INT)")
+        no_marts = _raw_tick(instance, tmp_path / "empty.duckdb")
+    assert isinstance(missing, dg.SkipReason) and "no quality database" in missing.skip_message
+    assert isinstance(no_marts, dg.SkipReason) and "CatalogException" in no_marts.skip_message
+
+
+def test_sensor_waits_for_writers_and_skips_an_unchanged_file(db_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with dg.instance_for_test() as instance:
+        monkeypatch.setattr(alerts_defs, "SETTLE_SECONDS", 3600.0)
+        settling = _raw_tick(instance, db_copy)
+        monkeypatch.setattr(alerts_defs, "SETTLE_SECONDS", 0.0)
+        first = _raw_tick(instance, db_copy)
+        unchanged = _raw_tick(instance, db_copy, first.cursor)
+    assert isinstance(settling, dg.SkipReason) and "waiting" in settling.skip_message
+    assert len(first.run_requests) == 3
+    assert isinstance(unchanged, dg.SkipReason) and "unchanged" in unchanged.skip_message
 
 
 def test_sink_selection(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
