@@ -138,7 +138,8 @@ _CHECKS = {
 
 
 def _build_check(asset: dg.AssetsDefinition, table: str, name: str, figure: str, description: str):
-    @dg.asset_check(asset=asset, name=name, partitions_def=DAILY, description=description)
+    # In the writer pool too: a read-only open fails while another process writes the file.
+    @dg.asset_check(asset=asset, name=name, partitions_def=DAILY, description=description, pool=DUCKDB_POOL)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
             figures = check_day(con, table, _day(context))
