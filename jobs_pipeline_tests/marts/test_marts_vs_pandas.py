@@ -103,3 +103,17 @@ def test_checks_catch_a_broken_mart(db_copy: Path, history: History) -> None:
     assert mq["rows_out_of_range"] == 1 and mq["reconcile_difference"] > 0
     assert rl["duplicate_keys"] == 1
     assert fe["empty_although_jobs_ran"] == 1
+
+
+def test_days_are_utc_whatever_the_session_time_zone(db_copy: Path, history: History) -> None:
+    from jobs_pipeline.warehouse import marts
+
+    day = history.days[20]
+    query = ("SELECT marketplace, category, region, jobs, records_total FROM marketplace_quality_daily "
+             "WHERE day = $d ORDER BY ALL")
+    with connect(db_copy) as con:
+        before = con.execute(query, {"d": day}).fetchall()
+        con.execute("SET TimeZone = 'America/Sao_Paulo'")  # UTC-3: a 02:00 UTC job is "yesterday" there
+        marts.refresh_day(con, marts.MARKETPLACE_QUALITY_DAILY, day)
+        after = con.execute(query, {"d": day}).fetchall()
+    assert after == before and len(before) == 12
