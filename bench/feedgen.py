@@ -70,6 +70,27 @@ def generate(path: Path, rows: int, seed: int = 42, bad_share: float = 0.05) -> 
     return path
 
 
+def generate_large(path: Path, rows: int, base_rows: int = 1_000_000, seed: int = 42) -> Path:
+    """``rows`` (a multiple of ``base_rows``) as copies of the seeded base feed whose ids get a
+    copy prefix (``SKU-`` -> ``SKU3-``), so ids stay unique: 10M rows in seconds, not minutes."""
+    path = Path(path)
+    stamp = path.with_suffix(path.suffix + ".params")
+    params = f"{rows}:{seed}:large"
+    if path.exists() and stamp.exists() and stamp.read_text() == params:
+        return path
+    base = generate(path.with_name(f"feed-{base_rows}.csv"), base_rows, seed)
+    with path.open("wb") as out:
+        for copy in range(rows // base_rows):
+            with base.open("rb") as src:
+                header = src.readline()
+                if copy == 0:
+                    out.write(header)
+                for line in src:
+                    out.write(line.replace(b"SKU-", b"SKU%d-" % copy, 1) if line.startswith(b"SKU-") else line)
+    stamp.write_text(params)
+    return path
+
+
 if __name__ == "__main__":
     import sys
 

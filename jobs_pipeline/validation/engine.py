@@ -201,7 +201,7 @@ def _validate(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int,
     for i in sorted(state.absent_idx):
         r = rules[i]
         msg = f"required column {r.field!r} is missing: every record fails {r.rule_id}"
-        result.file_errors.append(msg)
+        (result.file_errors if r.severity == "error" else result.file_warnings).append(msg)
         if report is not None:
             report.write_file_level(r.field, r.rule_id, r.severity, msg)
     if ruleset.unknown_columns == "warning":
