@@ -1,7 +1,8 @@
 """Quality tables in DuckDB: ``job_events`` -> ``job_runs`` -> ``marketplace_quality``.
 
 Each is a thin wrapper over :mod:`jobs_pipeline.warehouse`; writers share the
-``duckdb_writer`` pool (limit 1 in ``dagster.yaml``), checks open the file read-only.
+``duckdb_writer`` pool (limit 1 in ``dagster.yaml``). Checks open the file read-only but
+join the pool too: DuckDB refuses a read-only open while another process writes the file.
 Numeric metadata uses stable keys so the UI plots them over time.
 """
 
@@ -66,21 +67,21 @@ def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeRes
     })
 
 
-@dg.asset_check(asset=job_events, description="No event id appears twice.")
+@dg.asset_check(asset=job_events, pool=DUCKDB_POOL, description="No event id appears twice.")
 def job_events_unique_ids(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         dupes = duplicate_event_ids(con)
     return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_event_ids": dupes})
 
 
-@dg.asset_check(asset=job_runs, description="One row per job and valid + error <= total.")
+@dg.asset_check(asset=job_runs, pool=DUCKDB_POOL, description="One row per job and valid + error <= total.")
 def job_runs_consistent(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         bad = inconsistent_job_runs(con)
     return dg.AssetCheckResult(passed=bad == 0, metadata={"inconsistent_rows": bad})
 
 
-@dg.asset_check(asset=marketplace_quality, description="error_rate and warning_rate within [0, 1].")
+@dg.asset_check(asset=marketplace_quality, pool=DUCKDB_POOL, description="error_rate and warning_rate within [0, 1].")
 def marketplace_quality_rates_in_range(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         bad = rates_out_of_range(con, "marketplace_quality")

@@ -32,7 +32,7 @@ SELECT r.job_id, r.task, r.marketplace, r.category, r.region, r.partition_key, r
                          WHEN 'job.retrying' THEN 'retrying'
                          ELSE 'running' END AS status,
        a.attempts, a.retries, a.first_event_at, a.last_event_at,
-       CAST(a.last_event_at AS DATE) AS day,
+       CAST(timezone('UTC', a.last_event_at) AS DATE) AS day,  -- the UTC day, whatever the session zone
        coalesce(r.records_total, 0) AS records_total,
        coalesce(r.records_valid, 0) AS records_valid,
        coalesce(r.records_error, 0) AS records_error,
