@@ -12,6 +12,7 @@ from the file fails that rule on every record but is reported once, as a file-le
 message, not as one report row per record.
 """
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,18 +74,21 @@ class _Pass:
         self.sample: list[RecordError] = []
 
     def lazy_flags(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        flags = [ex.fails(r, self.present).alias(_flag(i)) for i, r in enumerate(self.rules)
+        flags = [ex.fails(r, self.present, precomputed=True).alias(_flag(i)) for i, r in enumerate(self.rules)
                  if i not in self.unique_idx]
         values = sorted({r.field for r in self.rules if r.field in self.present})
-        return frame.with_row_index(ROW, offset=1).select(pl.col(ROW).cast(pl.Int64), *map(pl.col, values), *flags)
+        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in values]
+        return (frame.with_row_index(ROW, offset=1).with_columns(presence)
+                .select(pl.col(ROW).cast(pl.Int64), *map(pl.col, values), *flags))
 
     def __call__(self, batch: pl.DataFrame) -> None:
         if self.unique_idx:
             batch = batch.with_columns([self._repeats(i, batch).alias(_flag(i)) for i in self.unique_idx])
-        for key, value in batch.select(self.aggregates).row(0, named=True).items():
+        sums = batch.select(self.aggregates).row(0, named=True)
+        for key, value in sums.items():
             self.totals[key] = self.totals.get(key, 0) + int(value or 0)
         if self.report is not None or len(self.sample) < self.sample_limit:
-            self._failures(batch)
+            self._failures(batch, [i for i in self.reportable if sums[f"rule:{i}"]])
         if self.on_progress is not None:
             self.on_progress(self.totals["total"])
 
@@ -97,7 +101,9 @@ class _Pass:
         present = batch.select(~ex.missing(col)).to_series()
         hashes = batch.select(col.hash(seed=0)).to_series().to_numpy()
         seen = self.seen[i]
-        pos = np.searchsorted(seen, hashes)
+        order = np.argsort(hashes, kind="stable")  # sorted keys: searchsorted walks memory in order
+        pos = np.empty_like(order)
+        pos[order] = np.searchsorted(seen, hashes[order])
         earlier = (pos < len(seen)) & (seen[np.minimum(pos, max(len(seen) - 1, 0))] == hashes) if len(seen) else \
             np.zeros(len(hashes), dtype=bool)
         in_batch = ~batch.select(col.is_first_distinct()).to_series().to_numpy()
@@ -108,12 +114,13 @@ class _Pass:
         self.seen[i] = merged
         return pl.Series((earlier | in_batch)) & present
 
-    def _failures(self, batch: pl.DataFrame) -> None:
-        failing = batch.filter(_any([_flag(i) for i in self.reportable]))
-        if failing.is_empty():
+    def _failures(self, batch: pl.DataFrame, failed: list[int]) -> None:
+        """Report and sample rows of the rules that failed somewhere in this batch."""
+        if not failed:
             return
+        failing = batch.filter(_any([_flag(i) for i in failed]))
         parts = []
-        for i in self.reportable:
+        for i in failed:
             rule = self.rules[i]
             value = pl.col(rule.field).str.slice(0, REPORT_VALUE_CHARS) if rule.field in self.present else pl.lit(None)
             parts.append(failing.filter(pl.col(_flag(i))).select(
@@ -148,6 +155,8 @@ def validate_file(
     ``limits`` says otherwise. With ``report_dir``, the full error report is written there.
     """
     limits = limits or ReadLimits(batch_rows=progress_every)
+    if on_progress is not None and progress_every < limits.batch_rows:  # progress at least every N records
+        limits = dataclasses.replace(limits, batch_rows=max(1, progress_every))
     with plain_feed(path, limits) as feed:
         try:
             return _validate(feed, ruleset, on_progress, sample_limit, report_dir, limits)

@@ -80,8 +80,14 @@ def _compare(left: pl.Expr, op: str, right: pl.Expr) -> pl.Expr:
             ">=": left >= right, ">": left > right}[op]
 
 
-def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None) -> pl.Expr:
-    """True where ``rule`` fails; never null."""
+def present_column(field: str) -> str:
+    """Name of the precomputed "field is not missing" column (see :func:`fails`)."""
+    return f"__present:{field}"
+
+
+def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, precomputed: bool = False) -> pl.Expr:
+    """True where ``rule`` fails; never null. With ``precomputed``, the frame already holds
+    :func:`present_column` for every present field (computed once per field, not per rule)."""
     if rule.kind == "required_if":
         cond = pl.all_horizontal(_holds(rule.when or {}, columns))
         if rule.unless:
@@ -91,7 +97,7 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None) -> pl.Ex
     if rule.field not in columns:
         return pl.lit(rule.kind == "required")
     col = pl.col(rule.field)
-    present = ~missing(col)
+    present = pl.col(present_column(rule.field)) if precomputed else ~missing(col)
     match rule.kind:
         case "required":
             return ~present

@@ -9,6 +9,7 @@ XLSX sheets have no streaming reader and are bounded by the size limit instead.
 
 import csv
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -75,7 +76,7 @@ def xlsx_to_csv(path: Path, out: Path, label: str) -> None:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise FeedFormatError(f"{label}: not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
         ws = wb.worksheets[0]
