@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GOOGLE_COLUMNS = ["id", "title", "description", "link", "image_link", "availability", "price",
-                  "condition", "brand"]
+                  "currency", "condition", "brand", "gtin"]
+REGION_CURRENCY = {"BR": "BRL", "US": "USD", "AR": "ARS", "MX": "MXN"}
+
+
+def gtin13(n: int, prefix: str = "789") -> str:
+    """A valid EAN-13 (GS1 mod-10 check digit) from a running number."""
+    body = f"{prefix}{n:09d}"[:12]
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
 
 
 @dataclass(frozen=True)
@@ -52,20 +60,22 @@ def google_row(i: int) -> dict[str, str]:
         "image_link": f"https://img.example/{i}.jpg",
         "availability": ["in_stock", "out_of_stock", "preorder", "backorder"][i % 4],
         "price": f"{(i % 500) + 1}.{i % 100:02d}",
+        "currency": "USD",
         "condition": ["new", "used", "refurbished"][i % 3],
         "brand": "Marca",
+        "gtin": gtin13(i),
     }
 
 
 def amazon_row(i: int) -> dict[str, str]:
     return {"sku": f"AMZ-{i:06d}", "title": f"Item {i} in a box", "price": f"{i % 90 + 5}.99",
-            "quantity": str(i % 40)}
+            "quantity": str(i % 40), "brand": "Acme"}
 
 
 def mercado_livre_row(i: int) -> dict[str, str]:
     return {"id": f"MLA{i:08d}", "title": f"Artículo {i}", "price": f"{i % 900 + 10}.00",
             "currency_id": "ARS", "available_quantity": str(i % 7), "condition": "new",
-            "picture": f"https://img.example/ml/{i}.jpg"}
+            "picture": f"https://img.example/ml/{i}.jpg", "gtin": gtin13(i, prefix="779")}
 
 
 _ROWS = {"google_merchant": google_row, "amazon": amazon_row, "mercado_livre": mercado_livre_row}
@@ -82,6 +92,8 @@ def sample_rows(feed: SampleFeed, seed: int = 7) -> list[dict[str, str]]:
     rows = []
     for i in range(1, feed.rows + 1):
         row = make(i)
+        if "currency" in row:
+            row["currency"] = REGION_CURRENCY.get(feed.region, "USD")
         if i % feed.bad_every == 0:
             field, value = rng.choice(_BAD[feed.marketplace])
             row[field] = value
