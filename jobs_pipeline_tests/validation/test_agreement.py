@@ -91,3 +91,24 @@ def test_google_merchant_feed_agrees_with_reference(tmp_path: Path) -> None:
         assert_agree(path, ruleset, batch_rows=1000)
     got = validate_file(path, ruleset_for("google_merchant", region="BR"))
     assert got.records_error > 0 and got.errors_by_rule["gtin.gtin"] > 0 and got.errors_by_rule["price.type"] > 0
+
+
+def test_cli_metrics_on_a_good_feed_equal_the_reference(tmp_path: Path, settings, capsys) -> None:
+    import json
+
+    from jobs_pipeline.cli import main
+
+    path = feedgen.generate(tmp_path / "feed.csv", 1500, seed=11, bad_share=0.1)
+    assert main(["validate", str(path), "--marketplace", "google_merchant", "--category", "apparel",
+                 "--region", "BR", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    ruleset = ruleset_for("google_merchant", category="apparel", region="BR")
+    ref = reference_counts(read_csv_rows(path, ruleset), ruleset)
+    assert (metrics["records_total"], metrics["records_valid"], metrics["records_error"],
+            metrics["records_warning"]) == (ref.records_total, ref.records_valid, ref.records_error,
+                                            ref.records_warning)
+    assert metrics["errors_by_field"] == ref.errors_by_field and metrics["errors_by_rule"] == ref.errors_by_rule
+    assert metrics["ruleset"] == "google_merchant@2" and metrics["encoding"] == "utf-8"
+    report = Path(metrics["error_report_uri"])
+    assert report.parent.parent == settings.reports_dir and report.exists()
+    assert report.with_suffix(".csv").exists()
