@@ -3,31 +3,45 @@
 DuckDB has one writer per file, so this suits a laptop, a notebook or the CLI; deployments
 with several workers write the lake and let the ``job_events`` asset ingest it.
 
-``emit`` only appends the event to a list. Rows are written in batches (at ``batch_size``
-events and on ``flush``) as one Arrow table and one ``INSERT … SELECT``: a row-at-a-time
-``executemany`` runs at ~2.5k rows/s, Arrow batches at hundreds of thousands. The insert is
-the same SQL the lake ingestion uses (:data:`INSERT_STAGED_SQL`), so both give identical rows
-and the same exactly-once guarantee (new ``event_id`` only).
+``emit`` only validates the event and appends it to a bounded in-memory queue; one background
+thread writes. It writes when ``batch_size`` events wait, when the oldest has waited
+``max_age_s``, on ``flush`` and on ``close``, everything queued at once as one Arrow table and
+one ``INSERT … SELECT`` (a row-at-a-time ``executemany`` runs at ~2.5k rows/s, Arrow batches at
+hundreds of thousands). The insert is the lake ingestion's
+(:func:`jobs_pipeline.warehouse.events.insert_new_events`), so both give identical rows and the
+same exactly-once guarantee (new ``event_id`` only).
+
+- ``flush()`` waits until every event emitted before the call is committed (a durability
+  point: ``wait_on_flush``); if the last write attempt failed it raises that error, and the
+  events stay queued for the writer's next attempt (backoff up to ``max_backoff_s``).
+- The queue holds at most ``max_queue`` events: beyond that ``emit`` waits for the writer
+  (counted in ``stats.backpressure_waits``) rather than drop an event or grow without bound.
+- ``close()`` flushes (up to ``close_timeout_s``), stops the thread and closes the file; events
+  it could not write are logged and reported by a ``RuntimeError``.
 """
 
 import json
+import logging
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
-from jobs_pipeline.warehouse.events import INSERT_STAGED_SQL, ensure_schema
+from jobs_pipeline.warehouse.events import WRITE_LOCK, ensure_schema, insert_new_events
 
-_STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE _new_events AS
+logger = logging.getLogger(__name__)
+
+#: The registered Arrow batch with the lake's column types (see ``_READ_COLUMNS``).
+_ARROW_SOURCE = """(
 SELECT CAST(event_id AS UUID) AS event_id, type, CAST(job_id AS UUID) AS job_id, task,
        "timestamp", marketplace, category, region, partition_key, attempt, sequence, ruleset,
        tier, CAST(metrics AS JSON) AS metrics, CAST(error AS JSON) AS error, schema_version,
        filename
-FROM _arrow_batch
-"""
+FROM _arrow_batch)"""
 
 
 def events_to_arrow(events: list[TelemetryEvent], source: str) -> pa.Table:
@@ -58,57 +72,158 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: list[TelemetryEvent], 
     """Insert ``events`` (new ids only) in one transaction; returns the rows added."""
     if not events:
         return 0
-    ensure_schema(con)
     table = events_to_arrow(events, source)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        before = con.execute("SELECT count(*) FROM job_events").fetchall()[0][0]
-        con.register("_arrow_batch", table)
-        con.execute(_STAGE_SQL)
-        con.execute(INSERT_STAGED_SQL)
-        after = con.execute("SELECT count(*) FROM job_events").fetchall()[0][0]
-        con.execute("DROP TABLE _new_events")
-        con.unregister("_arrow_batch")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return after - before
+    with WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register("_arrow_batch", table)
+            added = insert_new_events(con, _ARROW_SOURCE, {})
+            con.unregister("_arrow_batch")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return added
+
+
+@dataclass
+class DuckDBSinkStats:
+    emitted: int = 0
+    written: int = 0  # events committed (new rows, or ids the table already held)
+    batches: int = 0
+    failures: int = 0
+    backpressure_waits: int = 0
 
 
 class DuckDBTelemetryEmitter:
-    wait_on_flush = True
+    wait_on_flush = True  # flush is a durability point: a composite waits for it
 
-    def __init__(self, path: Path | str, *, batch_size: int = 5_000) -> None:
+    def __init__(self, path: Path | str, *, batch_size: int = 5_000, max_queue: int = 100_000,
+                 max_age_s: float = 1.0, max_backoff_s: float = 5.0, close_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
+        self.max_queue = max(max_queue, batch_size)
+        self.max_age_s = max_age_s
+        self.max_backoff_s = max_backoff_s
+        self.close_timeout_s = close_timeout_s
         self.source = f"duckdb-emitter:{self.path.name}"
-        self._con = duckdb.connect(str(self.path))
+        self._con = duckdb.connect(str(self.path))  # opened here: a locked file fails the caller now
         ensure_schema(self._con)
-        self._lock = threading.Lock()  # one writer at a time on the connection
-        self._buffer_lock = threading.Lock()  # held for an append or a swap only
-        self._buffer: list[TelemetryEvent] = []
+        self.stats = DuckDBSinkStats()
         self.inserted = 0
+        self._cond = threading.Condition()
+        self._queue: list[TelemetryEvent] = []
+        self._oldest_at = 0.0
+        self._flush_target = 0  # emitted-count a flush waits for
+        self._error: BaseException | None = None  # the last write's failure, cleared on success
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="telemetry-duckdb-writer", daemon=True)
+        self._thread.start()
 
+    # -- the job's side (hot path) ----------------------------------------------------
     def emit(self, event: TelemetryEvent) -> None:
         require_valid(event)
-        with self._buffer_lock:
-            self._buffer.append(event)
-            full = len(self._buffer) >= self.batch_size
-        if full:
-            self.flush()
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("emit after close")
+            while len(self._queue) >= self.max_queue and self._thread.is_alive():
+                self.stats.backpressure_waits += 1
+                self._cond.notify_all()
+                self._cond.wait(0.1)
+            if not self._queue:
+                self._oldest_at = time.monotonic()
+            self._queue.append(event)
+            self.stats.emitted += 1
+            if len(self._queue) == self.batch_size:
+                self._cond.notify_all()
 
-    def flush(self) -> None:
-        with self._lock:
-            with self._buffer_lock:
-                batch, self._buffer = self._buffer, []
-            if batch and self._con is not None:
-                self.inserted += insert_events(self._con, batch, self.source)
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything emitted so far is committed; raises the writer's error (the
+        events stay queued and are retried) or ``TimeoutError``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self.stats.emitted
+            self._flush_target = max(self._flush_target, target)
+            self._error = None  # only a failure after this request counts
+            self._cond.notify_all()
+            while self.stats.written < target:
+                if self._error is not None:
+                    raise RuntimeError(f"DuckDB telemetry sink {self.path}: write failed, "
+                                       f"{target - self.stats.written} events still queued") from self._error
+                if not self._thread.is_alive():
+                    raise RuntimeError(f"DuckDB telemetry sink {self.path} is closed; "
+                                       f"{target - self.stats.written} events not written")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"DuckDB telemetry sink {self.path}: flush timed out")
+                self._cond.wait(left)
 
     def close(self) -> None:
-        self.flush()
-        with self._lock:
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+        """Write what is queued (retrying for up to ``close_timeout_s``), stop, close the file."""
+        if self._con is None:
+            return
+        deadline = time.monotonic() + self.close_timeout_s
+        with self._cond:
+            target = self.stats.emitted
+            self._flush_target = max(self._flush_target, target)
+            self._cond.notify_all()
+            while self.stats.written < target and self._thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            self._closing = True  # the writer makes one last attempt at what is left, then stops
+            self._cond.notify_all()
+        self._thread.join()
+        self._con.close()
+        self._con = None
+        lost = self.stats.emitted - self.stats.written
+        if lost:
+            logger.error("DuckDB telemetry sink %s closed with %d events not written", self.path, lost)
+            raise RuntimeError(f"DuckDB telemetry sink {self.path}: {lost} events not written") from self._error
+
+    # -- the writer thread --------------------------------------------------------------
+    def _due_locked(self) -> bool:
+        return bool(self._queue) and (
+            self._closing or len(self._queue) >= self.batch_size
+            or self._flush_target > self.stats.written
+            or time.monotonic() - self._oldest_at >= self.max_age_s)
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            with self._cond:
+                while not self._due_locked():
+                    if self._closing:
+                        return
+                    wait = self.max_age_s - (time.monotonic() - self._oldest_at) if self._queue else None
+                    self._cond.wait(None if wait is None else max(wait, 0.001))
+                batch, self._queue = self._queue, []
+                self._cond.notify_all()  # room again for emitters waiting on a full queue
+            try:
+                added = insert_events(self._con, batch, self.source)
+            except Exception as exc:  # kept in order at the head; retried after a backoff
+                with self._cond:
+                    self._queue[:0] = batch
+                    self._oldest_at = time.monotonic()
+                    self._error = exc
+                    self.stats.failures += 1
+                    self._cond.notify_all()
+                    giving_up = self._closing
+                if self.stats.failures in (1, 10, 100) or self.stats.failures % 1000 == 0:
+                    logger.warning("DuckDB telemetry sink %s: write of %d events failed (%d failures): %s",
+                                   self.path, len(batch), self.stats.failures, type(exc).__name__)
+                if giving_up:
+                    return
+                backoff = min(self.max_backoff_s, max(0.05, backoff * 2))
+                with self._cond:
+                    self._cond.wait_for(lambda: self._closing, backoff)
+                continue
+            backoff = 0.0
+            with self._cond:
+                self.inserted += added
+                self.stats.written += len(batch)
+                self.stats.batches += 1
+                self._error = None
+                self._cond.notify_all()

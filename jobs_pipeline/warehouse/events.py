@@ -4,8 +4,20 @@ Ingestion is incremental (only lake files not yet recorded in ``lake_files``) an
 de-duplicated by ``event_id`` (inside the new files and against the table), in one
 transaction with the file bookkeeping, so re-ingesting, replaying or a redelivered job
 never changes the counts.
+
+How (schema 2, no ``event_id`` index): a batch is appended as read, then, still inside the
+transaction, the rows whose ``event_id`` the table already held and all but the first of an
+id repeated within the batch (earliest ``ts``, then ``source_file``, then read order) are
+deleted again. Duplicates are rare, so this costs one semi-join over the ``event_id`` column
+instead of an ART index that every insert maintains (about half the insert time) and that
+grows with the table. Uniqueness therefore rests on serialised writers: one writing process
+per file (DuckDB's lock; the Dagster ``duckdb_writer`` pool has limit 1), and within a process
+:data:`WRITE_LOCK`, held by every write here and by the DuckDB emitter. The
+``job_events_unique_ids`` check (:func:`duplicate_event_ids`) keeps watching. A database
+created by schema 1 (``event_id UUID PRIMARY KEY``) is migrated by :func:`ensure_schema`.
 """
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +29,7 @@ from jobs_pipeline.telemetry.lake import PART_GLOB
 
 JOB_EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS job_events (
-    event_id UUID PRIMARY KEY,
+    event_id UUID NOT NULL,  -- unique by construction (module docstring), no index
     event_type VARCHAR NOT NULL,
     job_id UUID NOT NULL,
     task VARCHAR NOT NULL,
@@ -63,33 +75,64 @@ _READ_COLUMNS = """{
     'error': 'JSON', 'schema_version': 'INTEGER'
 }"""
 
+#: Lake files per transaction: bounds one transaction's size on a large backlog; each batch
+#: commits with its own ``lake_files`` rows, so an interruption only leaves later files new.
+BATCH_FILES = 1_000
 
-#: Moves the staged ``_new_events`` (columns as read from the lake, plus ``filename``) into
-#: ``job_events``: new ids only, one row per id. Shared by the lake ingestion and the DuckDB
-#: emitter, so both paths give the same rows.
-INSERT_STAGED_SQL = """
-            INSERT INTO job_events
-            WITH parsed AS (  -- parse each JSON document once, not once per extracted field
-                SELECT n.*,
-                       json_transform(metrics, '{"records_total": "BIGINT", "records_valid": "BIGINT",
-                           "records_error": "BIGINT", "records_warning": "BIGINT",
-                           "payload_size_bytes": "BIGINT", "processing_time_ms": "DOUBLE",
-                           "latency_ms": "DOUBLE", "error_rate": "DOUBLE", "warning_rate": "DOUBLE",
-                           "errors_by_field": "JSON"}') AS m,
-                       json_transform(error, '{"error_type": "VARCHAR", "message": "VARCHAR",
-                           "classification": "VARCHAR", "delay_s": "DOUBLE"}') AS x
-                FROM _new_events n
-                WHERE NOT EXISTS (SELECT 1 FROM job_events e WHERE e.event_id = n.event_id)
-                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "timestamp", filename) = 1
-            )
-            SELECT event_id, type, job_id, task, "timestamp", marketplace, category, region,
-                   partition_key, attempt, sequence, ruleset, tier,
-                   m.records_total, m.records_valid, m.records_error, m.records_warning,
-                   m.payload_size_bytes, m.processing_time_ms, m.latency_ms, m.error_rate,
-                   m.warning_rate, m.errors_by_field,
-                   x.error_type, x.message, x.classification, x.delay_s,
-                   metrics, filename, now()
-            FROM parsed
+#: Serialises writes to ``job_events`` inside one process (see the module docstring).
+WRITE_LOCK = threading.RLock()
+
+#: ``SELECT`` of ``job_events`` rows from ``__SOURCE__``, a relation with the lake's columns
+#: (as read with :data:`_READ_COLUMNS`) plus ``filename``. Each ``metrics``/``error`` document
+#: is parsed once (``json_transform``), not once per extracted field. Shared by the lake
+#: ingestion and the DuckDB emitter, so both paths give the same rows.
+_ROWS_SQL = """
+SELECT event_id, type, job_id, task, "timestamp", marketplace, category, region,
+       partition_key, attempt, sequence, ruleset, tier,
+       m.records_total, m.records_valid, m.records_error, m.records_warning,
+       m.payload_size_bytes, m.processing_time_ms, m.latency_ms, m.error_rate,
+       m.warning_rate, m.errors_by_field,
+       x.error_type, x.message, x.classification, x.delay_s,
+       metrics, filename, now()
+FROM (
+    SELECT *,
+           json_transform(metrics, '{"records_total": "BIGINT", "records_valid": "BIGINT",
+               "records_error": "BIGINT", "records_warning": "BIGINT",
+               "payload_size_bytes": "BIGINT", "processing_time_ms": "DOUBLE",
+               "latency_ms": "DOUBLE", "error_rate": "DOUBLE", "warning_rate": "DOUBLE",
+               "errors_by_field": "JSON"}') AS m,
+           json_transform(error, '{"error_type": "VARCHAR", "message": "VARCHAR",
+               "classification": "VARCHAR", "delay_s": "DOUBLE"}') AS x
+    FROM __SOURCE__
+)
+"""
+
+#: The rows appended by this transaction (``rowid > $last``) that must go again: ids the table
+#: held before, and every copy but the first of an id repeated within the batch. Also counts
+#: the batch, as a check that ``rowid > $last`` is exactly this batch.
+_DUPLICATES_SQL = """
+WITH batch AS (
+    SELECT rowid AS rid, event_id, ts, source_file FROM job_events WHERE rowid > $last
+), held AS (
+    SELECT DISTINCT event_id FROM job_events
+    WHERE rowid <= $last AND event_id IN (SELECT event_id FROM batch)
+), repeated AS (
+    SELECT event_id FROM batch GROUP BY event_id HAVING count(*) > 1
+), already_held AS (
+    SELECT rid FROM batch WHERE event_id IN (SELECT event_id FROM held)
+), later_copies AS (
+    SELECT rid FROM batch
+    WHERE event_id IN (SELECT event_id FROM repeated) AND event_id NOT IN (SELECT event_id FROM held)
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts, source_file, rid) > 1
+)
+SELECT (SELECT count(*) FROM batch),
+       coalesce((SELECT list(rid) FROM (SELECT rid FROM already_held UNION ALL SELECT rid FROM later_copies)), [])
+"""
+
+_HAS_LEGACY_KEY_SQL = """
+SELECT count(*) FROM duckdb_constraints()
+WHERE database_name = current_database() AND schema_name = current_schema()
+  AND table_name = 'job_events' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')
 """
 
 
@@ -101,7 +144,59 @@ class IngestStats:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables; migrate a schema-1 ``job_events`` (``event_id`` primary key).
+
+    Call it outside a transaction. The migration copies the table into the new definition
+    (same columns, same rows, same order), drops the old one and renames, in one transaction;
+    views over ``job_events`` bind by name and keep working."""
     con.execute(JOB_EVENTS_DDL)
+    if scalar(con, _HAS_LEGACY_KEY_SQL):
+        _migrate_from_primary_key(con)
+
+
+def _migrate_from_primary_key(con: duckdb.DuckDBPyConnection) -> None:
+    new_ddl = JOB_EVENTS_DDL.split(";")[0].replace("IF NOT EXISTS job_events", "job_events__v2")
+    with WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DROP TABLE IF EXISTS job_events__v2")
+            con.execute(new_ddl)
+            con.execute("INSERT INTO job_events__v2 BY NAME SELECT * FROM job_events")
+            con.execute("DROP TABLE job_events")
+            con.execute("ALTER TABLE job_events__v2 RENAME TO job_events")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def append_batch(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) -> tuple[int, int]:
+    """Append every row of ``source_sql`` (see :data:`_ROWS_SQL`) inside the caller's
+    transaction; returns ``(last, appended)``: the highest ``rowid`` before, and the row count.
+    Follow with :func:`drop_duplicates` in the same transaction."""
+    last = scalar(con, "SELECT coalesce(max(rowid), -1) FROM job_events")
+    appended = scalar(con, "INSERT INTO job_events " + _ROWS_SQL.replace("__SOURCE__", source_sql), params)
+    return last, appended
+
+
+def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int) -> int:
+    """Delete the batch's rows whose id was already held or repeats within it; returns the
+    rows deleted. Raises (so the caller rolls back) if ``rowid > last`` is not the batch."""
+    if not appended:
+        return 0
+    batch, doomed = con.execute(_DUPLICATES_SQL, {"last": last}).fetchall()[0]
+    if batch != appended:
+        raise RuntimeError(f"job_events: {batch} rows after rowid {last}, {appended} appended; rolled back")
+    if doomed:
+        scalar(con, "DELETE FROM job_events WHERE rowid IN (SELECT unnest($rids))", {"rids": doomed})
+    return len(doomed)
+
+
+def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) -> int:
+    """New ids only, one row per id, inside the caller's transaction (hold :data:`WRITE_LOCK`);
+    returns the rows added."""
+    last, appended = append_batch(con, source_sql, params)
+    return appended - drop_duplicates(con, last, appended)
 
 
 def new_lake_files(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
@@ -122,41 +217,52 @@ def ingest_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path | str, *, max_fil
     return ingest_files(con, new_lake_files(con, Path(lake_dir))[:max_files])
 
 
-def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None) -> IngestStats:
-    """Load the given lake files; ``sources`` (e.g. their ``s3://`` URIs) are recorded instead
-    of the local paths in ``source_file`` and ``lake_files``."""
-    if not files:
-        return IngestStats(0, 0, 0)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _new_events AS
-            SELECT * FROM read_json(?, format='newline_delimited', columns={_READ_COLUMNS},
-                                    filename=true)""",
-            [files],
-        )
-        if sources is not None:  # downloaded copies: record where they came from
-            con.execute("""UPDATE _new_events SET filename = m.source
-                           FROM (SELECT unnest(?::VARCHAR[]) AS local, unnest(?::VARCHAR[]) AS source) m
-                           WHERE _new_events.filename = m.local""", [files, sources])
-            files = list(sources)
-        read = scalar(con, "SELECT count(*) FROM _new_events")
-        before = scalar(con, "SELECT count(*) FROM job_events")
-        con.execute(INSERT_STAGED_SQL)
-        after = scalar(con, "SELECT count(*) FROM job_events")
-        con.execute(
-            """INSERT INTO lake_files (path, events)
-               SELECT f.path, coalesce(c.n, 0) FROM unnest(?) AS f(path)
-               LEFT JOIN (SELECT filename, count(*) AS n FROM _new_events GROUP BY 1) c
-                 ON c.filename = f.path""",
-            [files],
-        )
-        con.execute("DROP TABLE _new_events")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return IngestStats(files=len(files), events_read=read, events_inserted=after - before)
+def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None,
+                 batch_files: int = BATCH_FILES) -> IngestStats:
+    """Load the given lake files, ``batch_files`` per transaction; ``sources`` (e.g. their
+    ``s3://`` URIs) are recorded instead of the local paths in ``source_file`` and ``lake_files``."""
+    files = [str(f) for f in files]
+    names = list(sources) if sources is not None else files
+    if len(names) != len(files):
+        raise ValueError("ingest_files: one source per file")
+    total = IngestStats(0, 0, 0)
+    if files:
+        ensure_schema(con)
+    for i in range(0, len(files), max(1, batch_files)):
+        read, inserted = _ingest_batch(con, files[i:i + batch_files], names[i:i + batch_files],
+                                       renamed=sources is not None)
+        total = IngestStats(total.files + len(files[i:i + batch_files]), total.events_read + read,
+                            total.events_inserted + inserted)
+    return total
+
+
+def _ingest_batch(con: duckdb.DuckDBPyConnection, files: list[str], names: list[str], *,
+                  renamed: bool) -> tuple[int, int]:
+    """One transaction: the files' events (new ids only) and their ``lake_files`` rows."""
+    source = f"read_json($files, format='newline_delimited', columns={_READ_COLUMNS}, filename=true)"
+    params: dict = {"files": files}
+    if renamed:  # downloaded copies: record where they came from
+        source = f"""(SELECT r.* REPLACE (coalesce(f.name, r.filename) AS filename) FROM {source} r
+                     LEFT JOIN (SELECT unnest($files) AS path, unnest($names) AS name) f ON f.path = r.filename)"""
+        params["names"] = names
+    with WRITE_LOCK:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            last, appended = append_batch(con, source, params)
+            # every line read is in the batch until drop_duplicates: count them per file now
+            per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
+                                        "GROUP BY 1", {"last": last}).fetchall())
+            if sum(per_file.values()) != appended or not per_file.keys() <= set(names):
+                raise RuntimeError(f"lake batch: rows from {sorted(set(per_file) - set(names))[:3]} "
+                                   "not attributed to a given file; rolled back")
+            scalar(con, "INSERT INTO lake_files (path, events) SELECT unnest($names), unnest($counts)",
+                   {"names": names, "counts": [per_file.get(n, 0) for n in names]})
+            inserted = appended - drop_duplicates(con, last, appended)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return appended, inserted
 
 
 def duplicate_event_ids(con: duckdb.DuckDBPyConnection) -> int:
