@@ -11,6 +11,7 @@ from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
 from jobs_pipeline.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.events import EventType
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
+from jobs_pipeline.validation.rulesets import ruleset_for
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def test_run_emits_started_progress_completed_with_metrics(service, feed):
     outcome = service.run(job)
     assert outcome.ok and outcome.metrics.records_total == spec.rows
     assert outcome.metrics.records_error == spec.expected_errors
-    assert outcome.metrics.ruleset == "google_merchant@1"
+    latest = ruleset_for(spec.marketplace, category=spec.category, region=spec.region).ref
+    assert outcome.metrics.ruleset == latest and latest.startswith("google_merchant@")
     types = service.emitter.types()
     assert types[0] == "job.started" and types[-1] == "job.completed"
     progress = service.emitter.of_type(EventType.PROGRESS)
