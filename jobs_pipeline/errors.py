@@ -47,3 +47,18 @@ class PublishError(JobsPipelineError):
         super().__init__(f"{backend} queue {queue!r}: {message}")
         self.backend = backend
         self.queue = queue
+
+
+class PublishRetriesExhausted(PublishError):
+    """The publisher retried a transient broker error ``attempts`` times and gave up.
+
+    Final on purpose (``retry_class = "permanent"``): the retrying already happened, inside
+    the publisher; an outer retry loop (the ``publish_outcome`` op, a caller's policy) must not
+    multiply it. The transient cause stays on ``__cause__`` for logs and diagnosis.
+    """
+
+    retry_class = "permanent"
+
+    def __init__(self, message: str, *, backend: str, queue: str, attempts: int) -> None:
+        super().__init__(message, backend=backend, queue=queue)
+        self.attempts = attempts

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     queue_backend: str = Field("memory", description="Queue backend publishing jobs.")
     queue_name_free: str = "free"
     queue_name_pro: str = "pro"
+    # Outcome (feed.validated) queues, never consumed as jobs; default <job queue>.outcomes.
+    queue_name_outcomes_free: str | None = None
+    queue_name_outcomes_pro: str | None = None
+    publish_outcomes: bool = Field(True, description="false: validate_feed publishes no feed.validated.")
     telemetry_sinks: str = Field("log,lake", description="Comma-separated telemetry sinks.")
     telemetry_source: str | None = Field(None, description="CloudEvents source; default urn:jobs-pipeline:<deployment>:<component>.")
     # Telemetry sinks (docs/events.md); TELEMETRY_HTTP_URL is required when "http" is a sink.
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
     sqs_endpoint_url: str | None = Field(None, description="SQS endpoint override (local SQS-compatible server).")
     sqs_queue_free_url: str | None = None
     sqs_queue_pro_url: str | None = None
+    sqs_outcome_queue_free_url: str | None = None  # required with sqs unless PUBLISH_OUTCOMES=false
+    sqs_outcome_queue_pro_url: str | None = None
     sqs_max_batch_bytes: int = Field(262_144, gt=0, le=1_048_576, description="SendMessageBatch byte cap.")
     queue_rollout_backend: str | None = Field(None, description="Second backend getting a share of jobs.")
     queue_rollout_percent: float = Field(0.0, ge=0, le=100, description="Share of jobs (by job_id hash).")
@@ -185,6 +191,14 @@ class Settings(BaseSettings):
 
     def queue_name(self, tier: str) -> str:
         return self.queue_name_pro if tier == "pro" else self.queue_name_free
+
+    @property
+    def outcome_queue_names(self) -> dict[str, str]:
+        """Outcome queue per tier (memory, Celery): ``QUEUE_NAME_OUTCOMES_*`` or ``<job queue>.outcomes``."""
+        from jobs_pipeline.queue.publisher import outcome_queue_name
+
+        return {"free": self.queue_name_outcomes_free or outcome_queue_name(self.queue_name_free),
+                "pro": self.queue_name_outcomes_pro or outcome_queue_name(self.queue_name_pro)}
 
 
 def format_settings_error(exc: ValidationError) -> str:

@@ -1,5 +1,6 @@
 """The ``validate_feed`` job: describe the file -> run the job (validate, collect metrics,
-emit events: ``JobService.run``) -> publish the outcome as ``feed.validated``.
+emit events: ``JobService.run``) -> publish the outcome as ``feed.validated`` on the tier's
+outcome queue (not a job queue: no worker or sensor consumes it).
 
 Validation, metrics and events stay in one ``JobService.run`` call on purpose: it is the
 same call the Celery worker and the CLI make, so every path emits identical telemetry.
@@ -100,20 +101,30 @@ def _quarantine_local(context: dg.OpExecutionContext, landing: LandingZoneResour
         context.log.warning(f"unusable feed moved to {moved} ({error.error_type})")
 
 
-@dg.op(description="Publish feed.validated on the tier's queue; fail the run if the job failed.")
+@dg.op(description="Publish feed.validated on the tier's outcome queue; fail the run if the job failed.")
 def publish_outcome(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
-    publisher = job_service.queue.get_publisher()
-    try:
-        receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
-    except Exception as exc:  # a broker outage retries this op only, with the shared policy
-        decision = job_service.retry_policy().decide(exc, context.retry_number + 1)
-        if decision.retry:
-            context.log.warning(f"publish feed.validated: {decision.classification} ({decision.reason}); "
-                                f"retry in {decision.delay_s:.2f}s")
-            raise dg.RetryRequested(max_retries=max(0, decision.max_attempts - 1),
-                                    seconds_to_wait=decision.delay_s) from exc
-        raise
-    context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
+    queue = job_service.queue
+    if not queue.publish_outcomes:
+        context.log.info(f"feed.validated for job {outcome.job.job_id} not published (PUBLISH_OUTCOMES=false)")
+    else:
+        # An outcome goes to the tier's *outcome* queue (its kind routes it), never to a job queue.
+        publisher = queue.get_publisher()
+        try:
+            receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
+        except Exception as exc:
+            # A broker outage the publisher did not retry itself retries this op, with the shared
+            # policy; a publisher that already used its attempts raises PublishRetriesExhausted,
+            # which is permanent (docs/retries.md): the attempts are not multiplied here.
+            decision = job_service.retry_policy().decide(exc, context.retry_number + 1)
+            if decision.retry:
+                context.log.warning(f"publish feed.validated: {decision.classification} ({decision.reason}); "
+                                    f"retry in {decision.delay_s:.2f}s")
+                raise dg.RetryRequested(max_retries=max(0, decision.max_attempts - 1),
+                                        seconds_to_wait=decision.delay_s) from exc
+            raise
+        finally:
+            publisher.close()
+        context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
     if not outcome.ok:
         error = outcome.error
         raise dg.Failure(

@@ -4,6 +4,8 @@ The producer never imports worker code: it calls ``send_task(VALIDATE_FEED_TASK)
 bare Celery app that only knows the broker, so the API side needs neither the validator
 nor Dagster. Messages are JSON (``accept_content=["json"]``: a pickle can never be sent or
 accepted) and go to the tier's queue (``free`` or ``pro``; the worker consumes both).
+Outcomes (``feed.validated``) go to the tier's outcome queue (``QUEUE_NAME_OUTCOMES_FREE`` /
+``_PRO``, default ``<job queue>.outcomes``), which the worker never consumes.
 
 Celery's own publish retry is switched off (``retry=False``): it retries on any
 connection error with its own policy. Ours (:mod:`.publish_retry`) asks the shared
@@ -19,8 +21,8 @@ from celery import Celery
 from jobs_pipeline.jobs.model import Tier
 from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry
 from jobs_pipeline.errors import PublishError
-from jobs_pipeline.queue.publish_retry import publish_with_retry
-from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage
+from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
+from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
 from jobs_pipeline.queue.requirements import require
 
 if TYPE_CHECKING:
@@ -53,10 +55,13 @@ class CeleryQueuePublisher:
     backend = "celery"
 
     def __init__(self, broker_url: str, queue_names: dict[str, str] | None = None, *,
-                 max_attempts: int = 3, retry_base_s: float = 0.1, app: Celery | None = None) -> None:
+                 outcome_queue_names: dict[str, str] | None = None, max_attempts: int = 3,
+                 retry_base_s: float = 0.1, retry_cap_s: float = DEFAULT_CAP_S, app: Celery | None = None) -> None:
         self.queue_names = {"free": "free", "pro": "pro", **(queue_names or {})}
+        self.queues = TierQueues(self.backend, self.queue_names, outcome_queue_names)
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
         self.app = app or producer_app(broker_url)
 
     @classmethod
@@ -64,10 +69,11 @@ class CeleryQueuePublisher:
         require(settings, "celery")
         return cls(settings.celery_broker_url or "",
                    {"free": settings.queue_name_free, "pro": settings.queue_name_pro},
-                   max_attempts=settings.queue_publish_max_attempts)
+                   outcome_queue_names=settings.outcome_queue_names,
+                   max_attempts=settings.queue_publish_max_attempts, retry_cap_s=settings.retry_cap_s)
 
-    def queue_for(self, tier: Tier) -> str:
-        return self.queue_names[Tier(tier).value]
+    def queue_for(self, tier: Tier, kind: MessageKind = "job") -> str:
+        return self.queues.queue_for(tier, kind)
 
     def _send(self, message: QueueMessage, queue: str) -> str:
         result = self.app.send_task(
@@ -83,9 +89,10 @@ class CeleryQueuePublisher:
         return result.id
 
     def publish(self, message: QueueMessage) -> PublishReceipt:
-        queue = self.queue_for(message.tier)
+        queue = self.queue_for(message.tier, message.kind)
         task_id = publish_with_retry(lambda: self._send(message, queue), backend=self.backend, queue=queue,
-                                     max_attempts=self.max_attempts, base_s=self.retry_base_s)
+                                     max_attempts=self.max_attempts, base_s=self.retry_base_s,
+                                     cap_s=self.retry_cap_s)
         return PublishReceipt(backend=self.backend, queue=queue, message_id=message.message_id,
                               broker_message_id=task_id)
 
@@ -104,7 +111,8 @@ class CeleryQueuePublisher:
                               for m in messages[i + 1:])
                 break
         if failed:
-            raise BatchPublishError(backend=self.backend, queue=self.queue_for(failed[0].message.tier),
+            first = failed[0].message
+            raise BatchPublishError(backend=self.backend, queue=self.queue_for(first.tier, first.kind),
                                     published=published, failed=failed)
         return published
 

@@ -1,30 +1,33 @@
 """Thread-safe in-memory publisher for tests and the local demo.
 
 Messages live in this process only (like kombu's ``memory://``): use it with the in-process
-executor, never across processes. Re-publishing a ``message_id`` keeps one copy.
+executor, never across processes. Re-publishing a ``message_id`` keeps one copy. Outcomes
+go to the tier's outcome queue (``<job queue>.outcomes`` unless named), like every backend.
 """
 
 import threading
 from collections.abc import Sequence
 
 from jobs_pipeline.jobs.model import Tier
-from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage
+from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
 
 
 class InMemoryQueuePublisher:
     backend = "memory"
 
-    def __init__(self, queue_names: dict[str, str] | None = None) -> None:
+    def __init__(self, queue_names: dict[str, str] | None = None,
+                 outcome_queue_names: dict[str, str] | None = None) -> None:
         self.queue_names = {"free": "free", "pro": "pro", **(queue_names or {})}
+        self.queues = TierQueues(self.backend, self.queue_names, outcome_queue_names)
         self._lock = threading.Lock()
         self._queues: dict[str, list[QueueMessage]] = {}
         self._seen: dict[str, PublishReceipt] = {}
 
-    def queue_for(self, tier: Tier) -> str:
-        return self.queue_names[Tier(tier).value]
+    def queue_for(self, tier: Tier, kind: MessageKind = "job") -> str:
+        return self.queues.queue_for(tier, kind)
 
     def publish(self, message: QueueMessage) -> PublishReceipt:
-        queue = self.queue_for(message.tier)
+        queue = self.queue_for(message.tier, message.kind)
         with self._lock:
             known = self._seen.get(message.message_id)
             if known is not None:

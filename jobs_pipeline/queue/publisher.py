@@ -1,22 +1,41 @@
-"""The publishing seam: what a queue message is and what publishing returns.
+"""The publishing seam: what a queue message is, where it goes and what publishing returns.
 
 A job is published as its JSON message (never pickle) with ``message_id = job_id``, so a
 re-publish of the same job is recognisable by every backend (Celery task id, SQS FIFO
 deduplication id, the in-memory dict).
+
+Two kinds of message, two sets of queues. A **job** (``jobs_pipeline.validate_feed``) goes to
+its tier's job queue, which the Celery worker and ``sqs_jobs_sensor`` consume. An **outcome**
+(``feed.validated``, for downstream consumers) goes to its tier's *outcome* queue
+(``<job queue>.outcomes`` by default on memory/Celery, ``SQS_OUTCOME_QUEUE_*_URL`` on SQS).
+Every publisher routes by :attr:`QueueMessage.kind` through :class:`TierQueues`, which refuses
+an outcome queue equal to a job queue: an outcome can never reach a job consumer.
 """
 
 import uuid
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs_pipeline.errors import PublishError
 from jobs_pipeline.jobs.model import Tier, ValidationJob
 
 #: Task / message type names shared by producers and consumers (producers never import workers).
 VALIDATE_FEED_TASK = "jobs_pipeline.validate_feed"
 FEED_VALIDATED = "feed.validated"
 _OUTCOME_NS = uuid.UUID("6f0a3c9e-2b7d-4a51-8d4e-1c2b3a4d5e6f")
+
+MessageKind = Literal["job", "outcome"]
+#: Message types that are outcomes (for downstream consumers), never jobs to run.
+OUTCOME_TASKS = frozenset({FEED_VALIDATED})
+#: Default outcome queue name of a job queue (memory and Celery): ``pro`` -> ``pro.outcomes``.
+OUTCOME_QUEUE_SUFFIX = ".outcomes"
+
+
+def outcome_queue_name(job_queue: str) -> str:
+    return f"{job_queue}{OUTCOME_QUEUE_SUFFIX}"
 
 
 class QueueMessage(BaseModel):
@@ -29,6 +48,11 @@ class QueueMessage(BaseModel):
     tier: Tier
     partition_key: str
     body: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> MessageKind:
+        """``outcome`` for outcome types (``feed.validated``), else ``job``: picks the queue set."""
+        return "outcome" if self.task in OUTCOME_TASKS else "job"
 
     @classmethod
     def for_job(cls, job: ValidationJob) -> "QueueMessage":
@@ -52,6 +76,41 @@ class QueueMessage(BaseModel):
         )
 
 
+@dataclass(frozen=True)
+class TierQueues:
+    """Each tier's job queue and outcome queue (names, or SQS URLs): the one routing table.
+
+    ``outcomes=None`` derives ``<job queue>.outcomes`` (memory, Celery); a mapping gives them
+    explicitly, and a tier missing from it (or empty) has no outcome queue: publishing an
+    outcome there raises a ``PublishError`` (``hint`` says what to set), never falls back to
+    the job queue. An outcome queue equal to a job queue is refused.
+    """
+
+    backend: str
+    jobs: Mapping[str, str]
+    outcomes: Mapping[str, str | None] | None = None
+    hint: str = ""
+    _outcomes: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        outcomes = ({t: outcome_queue_name(q) for t, q in self.jobs.items()} if self.outcomes is None
+                    else {t: q for t, q in self.outcomes.items() if q})
+        shared = set(outcomes.values()) & set(self.jobs.values())
+        if shared:
+            raise ValueError(f"outcome queue(s) {sorted(shared)} are also job queues: outcomes would reach "
+                             "the job consumers; give them their own queues")
+        object.__setattr__(self, "_outcomes", outcomes)
+
+    def queue_for(self, tier: Tier | str, kind: MessageKind = "job") -> str:
+        """The queue of ``tier`` for ``kind`` (``ValueError`` for an unknown tier)."""
+        name = Tier(tier).value
+        queue = (self._outcomes if kind == "outcome" else self.jobs).get(name)
+        if not queue:
+            raise PublishError(f"no {kind} queue for tier {name!r}{self.hint.format(tier=name.upper(), kind=kind)}",
+                               backend=self.backend, queue="?")
+        return queue
+
+
 class PublishReceipt(BaseModel):
     """Proof that the backend accepted a message."""
 
@@ -66,11 +125,12 @@ class PublishReceipt(BaseModel):
 
 @runtime_checkable
 class QueuePublisher(Protocol):
-    """Hands messages to a queue backend. A failure raises ``PublishError``: never a silent loss."""
+    """Hands messages to a queue backend, each to ``queue_for(message.tier, message.kind)``.
+    A failure raises ``PublishError``: never a silent loss."""
 
     backend: str
 
-    def queue_for(self, tier: Tier) -> str: ...
+    def queue_for(self, tier: Tier, kind: MessageKind = "job") -> str: ...
 
     def publish(self, message: QueueMessage) -> PublishReceipt: ...
 

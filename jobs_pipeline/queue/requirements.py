@@ -4,6 +4,11 @@ A deployment that chose ``QUEUE_BACKEND=sqs`` without ``SQS_QUEUE_PRO_URL`` must
 it starts, naming the variable, not at the first publish with a ``None`` URL. The same
 check runs for the rollout backend (``QUEUE_ROLLOUT_BACKEND``), and the publishers repeat it
 in ``from_settings`` so a publisher built by hand fails the same way.
+
+Outcome queues (``feed.validated``): with ``sqs`` the two ``SQS_OUTCOME_QUEUE_*_URL`` are
+required too, unless outcome publishing is switched off explicitly (``PUBLISH_OUTCOMES=false``);
+on every backend an outcome queue equal to a job queue is refused, so outcomes never reach
+the Celery worker or ``sqs_jobs_sensor``.
 """
 
 import os
@@ -20,12 +25,19 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "celery": ("celery_broker_url",),
     "sqs": ("sqs_queue_free_url", "sqs_queue_pro_url"),
 }
+#: backend -> the outcome queue fields it needs while ``PUBLISH_OUTCOMES`` is true (memory and
+#: Celery derive theirs: ``<job queue>.outcomes``).
+REQUIRED_FOR_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "sqs": ("sqs_outcome_queue_free_url", "sqs_outcome_queue_pro_url"),
+}
 
 
 def missing_for(settings: "Settings", backend: str) -> list[str]:
     """Upper-case names of the variables ``backend`` needs and that are unset or empty."""
-    missing = [name.upper() for name in REQUIRED.get(backend, ())
-               if not (getattr(settings, name, None) or "").strip()]
+    names = REQUIRED.get(backend, ())
+    if getattr(settings, "publish_outcomes", True):
+        names += REQUIRED_FOR_OUTCOMES.get(backend, ())
+    missing = [name.upper() for name in names if not (getattr(settings, name, None) or "").strip()]
     if backend == "sqs" and not aws_region(settings):
         missing.append("AWS_REGION")
     return missing
@@ -39,15 +51,32 @@ def aws_region(settings: "Settings") -> str | None:
 def require(settings: "Settings", backend: str) -> None:
     missing = missing_for(settings, backend)
     if missing:
+        outcomes = (" (or PUBLISH_OUTCOMES=false to publish no feed.validated)"
+                    if missing[0].lower() in REQUIRED_FOR_OUTCOMES.get(backend, ()) else "")
         raise SettingsError(
             f"{missing[0]}: required with queue backend {backend!r} but not set; "
-            f"set {', '.join(missing)} in the environment"
+            f"set {', '.join(missing)} in the environment{outcomes}"
         )
+
+
+def check_outcome_queues(settings: "Settings") -> None:
+    """Outcome queues must not be job queues (the job consumers would receive outcomes)."""
+    names = settings.outcome_queue_names
+    urls = {"free": settings.sqs_outcome_queue_free_url, "pro": settings.sqs_outcome_queue_pro_url}
+    job_names = {settings.queue_name_free, settings.queue_name_pro}
+    job_urls = {settings.sqs_queue_free_url, settings.sqs_queue_pro_url}
+    for tier in ("free", "pro"):
+        for var, queue, jobs in ((f"QUEUE_NAME_OUTCOMES_{tier.upper()}", names[tier], job_names),
+                                 (f"SQS_OUTCOME_QUEUE_{tier.upper()}_URL", urls[tier], job_urls)):
+            if queue and queue in jobs:
+                raise SettingsError(f"{var}: {queue!r} is also a job queue; outcomes need their own queue "
+                                    "(the job consumers must never receive them)")
 
 
 def check_queue_settings(settings: "Settings") -> None:
     """Fail fast on an incomplete queue configuration (primary and rollout backends)."""
     require(settings, settings.queue_backend)
+    check_outcome_queues(settings)
     rollout = settings.queue_rollout_backend
     if rollout is None:
         if settings.queue_rollout_percent > 0:

@@ -6,13 +6,17 @@ is decided by a hash of its ``job_id`` (not by chance), so a re-published or ret
 always goes to the same backend as its first publish and is never consumed twice by two
 different consumers. Raising the percentage only moves jobs from primary to secondary
 (a job's bucket is fixed), never back and forth.
+
+Outcomes (``feed.validated``) are split the same way, by their own id (derived from the job
+id, so stable too), each to its backend's *outcome* queue: during a migration the downstream
+outcome consumers read both backends' outcome queues, as the job consumers read both job queues.
 """
 
 import hashlib
 from collections.abc import Sequence
 
 from jobs_pipeline.jobs.model import Tier
-from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage, QueuePublisher
+from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, QueuePublisher
 
 BUCKETS = 10_000  # 0.01 % resolution
 
@@ -36,9 +40,9 @@ class RolloutQueuePublisher:
     def choose(self, message_id: str) -> QueuePublisher:
         return self.secondary if bucket(message_id) < self.percent * BUCKETS / 100 else self.primary
 
-    def queue_for(self, tier: Tier) -> str:
+    def queue_for(self, tier: Tier, kind: MessageKind = "job") -> str:
         """The primary's queue (a message's actual queue is on its receipt)."""
-        return self.primary.queue_for(tier)
+        return self.primary.queue_for(tier, kind)
 
     def publish(self, message: QueueMessage) -> PublishReceipt:
         return self.choose(message.message_id).publish(message)

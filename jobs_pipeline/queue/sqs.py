@@ -2,6 +2,11 @@
 
 - Queue URLs come from ``SQS_QUEUE_FREE_URL`` / ``SQS_QUEUE_PRO_URL``; ``AWS_REGION`` and
   ``SQS_ENDPOINT_URL`` (a local SQS-compatible server) configure the client.
+- Outcomes (``feed.validated``) go to their own queues, ``SQS_OUTCOME_QUEUE_FREE_URL`` /
+  ``SQS_OUTCOME_QUEUE_PRO_URL`` (required at start-up unless ``PUBLISH_OUTCOMES=false``), never
+  to the job queues ``sqs_jobs_sensor`` consumes.
+- The client is made by :func:`jobs_pipeline.storage.client.aws_client`, which installs the
+  log redaction of session tokens (botocore DEBUG logs), as for S3.
 - The body is the job's JSON (``ValidationJob.to_message``); message attributes carry the
   task name, tier, partition key, job id and schema version so a consumer can route or
   reject a message without parsing the body.
@@ -19,15 +24,15 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from jobs_pipeline.errors import PublishError
 from jobs_pipeline.jobs.model import MESSAGE_SCHEMA_VERSION, Tier
 from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry, chunk
-from jobs_pipeline.queue.publish_retry import publish_with_retry
-from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage
+from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
+from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
 from jobs_pipeline.queue.requirements import aws_region, require
+from jobs_pipeline.storage.client import aws_client
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings
@@ -38,9 +43,10 @@ DEFAULT_MAX_BATCH_BYTES = 262_144
 
 
 def sqs_client(*, region: str | None, endpoint_url: str | None = None) -> Any:
-    """A boto3 SQS client with short timeouts and no botocore retries (ours decide)."""
+    """A boto3 SQS client with short timeouts and no botocore retries (ours decide); its
+    botocore DEBUG logs are redacted (``aws_client``)."""
     config = Config(connect_timeout=3, read_timeout=20, retries={"total_max_attempts": 1, "mode": "standard"})
-    return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url or None, config=config)
+    return aws_client("sqs", region=region, endpoint_url=endpoint_url, config=config)
 
 
 def is_fifo(queue_url: str) -> bool:
@@ -81,30 +87,37 @@ def encoded_size(params: dict[str, Any]) -> int:
 class SQSQueuePublisher:
     backend = "sqs"
 
-    def __init__(self, queue_urls: dict[str, str], *, region: str | None = None, endpoint_url: str | None = None,
+    def __init__(self, queue_urls: dict[str, str], *, outcome_queue_urls: dict[str, str | None] | None = None,
+                 region: str | None = None, endpoint_url: str | None = None,
                  max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES, max_attempts: int = 3,
-                 retry_base_s: float = 0.1, client: Any = None) -> None:
+                 retry_base_s: float = 0.1, retry_cap_s: float = DEFAULT_CAP_S, client: Any = None) -> None:
         missing = [t for t in ("free", "pro") if not queue_urls.get(t)]
         if missing:
             raise PublishError(f"no queue URL for tier(s) {missing}", backend=self.backend, queue="?")
         if not 0 < max_batch_bytes <= SQS_MAX_BYTES:
             raise ValueError(f"max_batch_bytes must be in (0, {SQS_MAX_BYTES}]")
         self.queue_urls = dict(queue_urls)
+        # No outcome URL = no outcome queue (an outcome then fails to publish): never "<url>.outcomes".
+        self.queues = TierQueues(self.backend, self.queue_urls, dict(outcome_queue_urls or {}),
+                                 hint=" (set SQS_OUTCOME_QUEUE_{tier}_URL, or PUBLISH_OUTCOMES=false)")
         self.max_batch_bytes = max_batch_bytes
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
         self.client = client or sqs_client(region=region, endpoint_url=endpoint_url)
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "SQSQueuePublisher":
         require(settings, "sqs")
         return cls({"free": settings.sqs_queue_free_url or "", "pro": settings.sqs_queue_pro_url or ""},
+                   outcome_queue_urls={"free": settings.sqs_outcome_queue_free_url,
+                                       "pro": settings.sqs_outcome_queue_pro_url},
                    region=aws_region(settings), endpoint_url=settings.sqs_endpoint_url,
                    max_batch_bytes=settings.sqs_max_batch_bytes,
-                   max_attempts=settings.queue_publish_max_attempts)
+                   max_attempts=settings.queue_publish_max_attempts, retry_cap_s=settings.retry_cap_s)
 
-    def queue_for(self, tier: Tier) -> str:
-        return self.queue_urls[Tier(tier).value]
+    def queue_for(self, tier: Tier, kind: MessageKind = "job") -> str:
+        return self.queues.queue_for(tier, kind)
 
     def _receipt(self, message: QueueMessage, queue: str, broker_id: str | None) -> PublishReceipt:
         return PublishReceipt(backend=self.backend, queue=queue, message_id=message.message_id,
@@ -119,11 +132,11 @@ class SQSQueuePublisher:
         return params
 
     def publish(self, message: QueueMessage) -> PublishReceipt:
-        queue = self.queue_for(message.tier)
+        queue = self.queue_for(message.tier, message.kind)
         params = self._checked(message, queue)
         answer = publish_with_retry(lambda: self.client.send_message(QueueUrl=queue, **params),
                                     backend=self.backend, queue=queue, max_attempts=self.max_attempts,
-                                    base_s=self.retry_base_s)
+                                    base_s=self.retry_base_s, cap_s=self.retry_cap_s)
         return self._receipt(message, queue, answer.get("MessageId"))
 
     def publish_batch(self, messages: Sequence[QueueMessage]) -> list[PublishReceipt]:
@@ -132,7 +145,11 @@ class SQSQueuePublisher:
         failed: list[FailedEntry] = []
         by_queue: dict[str, list[tuple[int, QueueMessage, dict[str, Any]]]] = {}
         for i, message in enumerate(messages):
-            queue = self.queue_for(message.tier)
+            try:
+                queue = self.queue_for(message.tier, message.kind)
+            except PublishError as exc:  # an outcome with no outcome queue configured
+                failed.append(FailedEntry(message, exc.reason, sender_fault=True))
+                continue
             try:
                 by_queue.setdefault(queue, []).append((i, message, self._checked(message, queue)))
             except PublishError as exc:
@@ -151,7 +168,12 @@ class SQSQueuePublisher:
                     failed.extend(FailedEntry(m, exc.reason) for _, m, _ in part)
         if failed:
             published = [receipts[i] for i in sorted(receipts)]
-            raise BatchPublishError(backend=self.backend, queue=self.queue_for(failed[0].message.tier),
+            first = failed[0].message
+            try:
+                queue = self.queue_for(first.tier, first.kind)
+            except PublishError as exc:
+                queue = exc.queue
+            raise BatchPublishError(backend=self.backend, queue=queue,
                                     published=published, failed=failed)
         return [receipts[i] for i in range(len(messages))]
 
@@ -160,7 +182,7 @@ class SQSQueuePublisher:
         entries = [{"Id": str(n), **params} for n, (_, _, params) in enumerate(part)]
         answer = publish_with_retry(lambda: self.client.send_message_batch(QueueUrl=queue, Entries=entries),
                                     backend=self.backend, queue=queue, max_attempts=self.max_attempts,
-                                    base_s=self.retry_base_s)
+                                    base_s=self.retry_base_s, cap_s=self.retry_cap_s)
         for ok in answer.get("Successful", []):
             index, message, _ = part[int(ok["Id"])]
             receipts[index] = self._receipt(message, queue, ok.get("MessageId"))

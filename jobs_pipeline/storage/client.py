@@ -3,8 +3,9 @@
 Credentials always come from the default AWS chain (environment, profile, instance or task
 role) and are never read, stored or logged here. ``endpoint_url=None`` lets botocore apply
 ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` itself, which is how development and tests
-point everything at a local S3-compatible server. Creating a client installs the log
-redaction of :mod:`jobs_pipeline.storage.log_redaction`.
+point everything at a local S3-compatible server. Every boto3 client of the project (S3
+here, SQS in :mod:`jobs_pipeline.queue.sqs`) is made by :func:`aws_client`, which installs the
+log redaction of :mod:`jobs_pipeline.storage.log_redaction` first.
 """
 
 from typing import Any
@@ -12,8 +13,15 @@ from typing import Any
 from jobs_pipeline.storage import log_redaction
 
 
-def s3_client(*, endpoint_url: str | None = None, region: str | None = None) -> Any:
-    import boto3  # only when S3 is chosen
+def aws_client(service: str, *, endpoint_url: str | None = None, region: str | None = None,
+               config: Any = None) -> Any:
+    """A boto3 client of ``service`` on its own session, with botocore's DEBUG logs redacted."""
+    import boto3  # only when an AWS backend is chosen
 
     log_redaction.install()
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, region_name=region or None)
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url or None, region_name=region or None,
+                                          config=config)
+
+
+def s3_client(*, endpoint_url: str | None = None, region: str | None = None) -> Any:
+    return aws_client("s3", endpoint_url=endpoint_url, region=region)

@@ -1,8 +1,8 @@
 """One harness per queue backend, so the conformance suite runs identically on each.
 
 A harness builds a publisher on fresh queues (unique names / new SQS queues per test) and a
-``probe`` that lists the job ids waiting on a queue by looking at the broker itself
-(Redis lists for Celery, SQS receive with zero visibility for SQS), not at the publisher.
+``probe`` that lists the message ids waiting on a queue (job or outcome queue) by looking at
+the broker itself (Redis lists for Celery, SQS receive for SQS), not at the publisher.
 """
 
 import json
@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs_pipeline.queue.publisher import QueuePublisher
+
+#: Every queue variable; the ``harness`` fixture clears them so the ambient environment never leaks in.
+QUEUE_ENV = ["QUEUE_BACKEND", "CELERY_BROKER_URL", "SQS_QUEUE_FREE_URL", "SQS_QUEUE_PRO_URL", "SQS_ENDPOINT_URL",
+             "AWS_REGION", "QUEUE_ROLLOUT_BACKEND", "QUEUE_ROLLOUT_PERCENT", "SQS_MAX_BATCH_BYTES",
+             "SQS_OUTCOME_QUEUE_FREE_URL", "SQS_OUTCOME_QUEUE_PRO_URL", "PUBLISH_OUTCOMES",
+             "QUEUE_NAME_OUTCOMES_FREE", "QUEUE_NAME_OUTCOMES_PRO"]
 
 
 @dataclass
@@ -61,12 +67,18 @@ def create_sqs_queues(client: Any, *, fifo: bool, suffix: str | None = None, **a
     return urls
 
 
+def create_sqs_outcome_queues(client: Any, *, fifo: bool, suffix: str | None = None) -> dict[str, str]:
+    """The tiers' outcome queues (``free-<suffix>-outcomes``…), apart from the job queues."""
+    return create_sqs_queues(client, fifo=fifo, suffix=f"{suffix or uuid.uuid4().hex[:8]}-outcomes")
+
+
 def sqs_harness(endpoint_url: str, *, fifo: bool, dead_endpoint: str) -> Harness:
     from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
 
     client = sqs_client(region="us-east-1", endpoint_url=endpoint_url)
     urls = create_sqs_queues(client, fifo=fifo)
-    pub = SQSQueuePublisher(urls, client=client, retry_base_s=0.01)
+    outcome_urls = create_sqs_outcome_queues(client, fifo=fifo)
+    pub = SQSQueuePublisher(urls, outcome_queue_urls=outcome_urls, client=client, retry_base_s=0.01)
 
     def probe(queue_url: str) -> list[str]:
         ids: list[str] = []
@@ -81,8 +93,10 @@ def sqs_harness(endpoint_url: str, *, fifo: bool, dead_endpoint: str) -> Harness
         return ids
 
     return Harness("sqs-fifo" if fifo else "sqs", pub, probe, broker_dedups=fifo,
-                   broken=lambda: SQSQueuePublisher(urls, client=sqs_client(region="us-east-1", endpoint_url=dead_endpoint),
+                   broken=lambda: SQSQueuePublisher(urls, outcome_queue_urls=outcome_urls,
+                                                    client=sqs_client(region="us-east-1", endpoint_url=dead_endpoint),
                                                     max_attempts=2, retry_base_s=0.01),
                    settings_env={"QUEUE_BACKEND": "sqs", "SQS_QUEUE_FREE_URL": urls["free"],
                                  "SQS_QUEUE_PRO_URL": urls["pro"], "SQS_ENDPOINT_URL": endpoint_url,
-                                 "AWS_REGION": "us-east-1"})
+                                 "AWS_REGION": "us-east-1", "SQS_OUTCOME_QUEUE_FREE_URL": outcome_urls["free"],
+                                 "SQS_OUTCOME_QUEUE_PRO_URL": outcome_urls["pro"]})

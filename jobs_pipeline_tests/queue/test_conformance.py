@@ -12,36 +12,13 @@ from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK, QueueMessage
 from jobs_pipeline.queue.queue_factory import build_publisher
 from jobs_pipeline.settings import load_settings
-from jobs_pipeline_tests import services
-from jobs_pipeline_tests.queue.harness import Harness, celery_harness, memory_harness, sqs_harness
-
-BACKENDS = ["memory", "celery", "sqs", "sqs-fifo"]
-QUEUE_ENV = ["QUEUE_BACKEND", "CELERY_BROKER_URL", "SQS_QUEUE_FREE_URL", "SQS_QUEUE_PRO_URL", "SQS_ENDPOINT_URL",
-             "AWS_REGION", "QUEUE_ROLLOUT_BACKEND", "QUEUE_ROLLOUT_PERCENT", "SQS_MAX_BATCH_BYTES"]
+from jobs_pipeline_tests.queue.harness import QUEUE_ENV, Harness
 
 
 def job(tier: str = "free", marketplace: str = "google_merchant") -> QueueMessage:
     return QueueMessage.for_job(ValidationJob(
         feed_uri="/feeds/x.csv", context=JobContext(marketplace=marketplace, category="electronics", region="BR",
                                                     tier=tier)))
-
-
-@pytest.fixture(params=BACKENDS)
-def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    for var in QUEUE_ENV:
-        monkeypatch.delenv(var, raising=False)
-    name = request.param
-    dead = f"http://127.0.0.1:{services.free_port()}"
-    if name == "memory":
-        h = memory_harness()
-    elif name == "celery":
-        redis = request.getfixturevalue("redis_server")
-        h = celery_harness(redis.url, f"redis://127.0.0.1:{services.free_port()}/0")
-    else:
-        moto = request.getfixturevalue("moto_server")
-        h = sqs_harness(moto.endpoint_url, fifo=name == "sqs-fifo", dead_endpoint=dead)
-    yield h
-    h.publisher.close()
 
 
 def test_publish_routes_by_tier(harness: Harness) -> None:
