@@ -33,7 +33,8 @@ def test_a_feed_runs_through_the_ops_and_reports_metadata(settings, instance):
     types = [e["type"] for e in lake_events(settings)]
     assert types[0] == "job.started" and types[-1] == "job.completed"
     publisher = resources["job_service"].queue.get_publisher()
-    published = [m for m in publisher.messages("pro") if m.task == FEED_VALIDATED]
+    published = [m for m in publisher.messages(publisher.queue_for("pro", "outcome")) if m.task == FEED_VALIDATED]
+    assert not [m for m in publisher.messages("pro") if m.task == FEED_VALIDATED]  # never on the job queue
     assert any(m.body["job_id"] == str(outcome.job.job_id) for m in published)
 
 

@@ -98,7 +98,8 @@ def run(settings, instance, fault: Callable[[], None], *, queue_fault: Callable[
 def published_outcomes(result, publisher) -> int:
     """``feed.validated`` messages for this run's job (the memory queue outlives a test)."""
     job_id = str(result.output_for_node("describe_feed").job_id)
-    return sum(1 for m in publisher.messages("free") if m.task == FEED_VALIDATED and m.body["job_id"] == job_id)
+    outcomes = publisher.messages(publisher.queue_for("free", "outcome"))  # feed.validated has its own queue
+    return sum(1 for m in outcomes if m.task == FEED_VALIDATED and m.body["job_id"] == job_id)
 
 
 def step_events(result, step_key: str, event_type: str) -> int:
