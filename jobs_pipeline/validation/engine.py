@@ -37,6 +37,10 @@ def _flag(i: int) -> str:
     return f"__r{i}"
 
 
+def _hash(field: str) -> str:
+    return f"__hash:{field}"
+
+
 def _any(names: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(n) for n in names]) if names else pl.lit(False)
 
@@ -78,8 +82,12 @@ class _Pass:
                  if i not in self.unique_idx]
         values = sorted({r.field for r in self.rules if r.field in self.present})
         presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in values]
+        # unique: hash and presence computed by polars (in parallel), looked up in the callback
+        unique_fields = sorted({self.rules[i].field for i in self.unique_idx})
+        hashed = [c for f in unique_fields
+                  for c in (pl.col(f).hash(seed=0).alias(_hash(f)), pl.col(ex.present_column(f)))]
         return (frame.with_row_index(ROW, offset=1).with_columns(presence)
-                .select(pl.col(ROW).cast(pl.Int64), *map(pl.col, values), *flags))
+                .select(pl.col(ROW).cast(pl.Int64), *map(pl.col, values), *flags, *hashed))
 
     def __call__(self, batch: pl.DataFrame) -> None:
         if self.unique_idx:
@@ -97,16 +105,16 @@ class _Pass:
         occurrence passes). Seen values are kept as a sorted array of 64-bit hashes: 8 bytes
         a record, and a collision (odds ~n²/2⁶⁵, ~3e-6 at 10M distinct values) would only
         ever over-count a duplicate."""
-        col = pl.col(self.rules[i].field)
-        present = batch.select(~ex.missing(col)).to_series()
-        hashes = batch.select(col.hash(seed=0)).to_series().to_numpy()
+        field = self.rules[i].field
+        present = batch.get_column(ex.present_column(field))
+        hashes = batch.get_column(_hash(field)).to_numpy()
         seen = self.seen[i]
         order = np.argsort(hashes, kind="stable")  # sorted keys: searchsorted walks memory in order
         pos = np.empty_like(order)
         pos[order] = np.searchsorted(seen, hashes[order])
         earlier = (pos < len(seen)) & (seen[np.minimum(pos, max(len(seen) - 1, 0))] == hashes) if len(seen) else \
             np.zeros(len(hashes), dtype=bool)
-        in_batch = ~batch.select(col.is_first_distinct()).to_series().to_numpy()
+        in_batch = ~batch.select(pl.col(_hash(field)).is_first_distinct()).to_series().to_numpy()
         fresh = np.sort(hashes[present.to_numpy() & ~earlier])
         fresh = fresh[np.concatenate(([True], fresh[1:] != fresh[:-1]))] if len(fresh) else fresh
         merged = np.concatenate([seen, fresh])  # two sorted runs: a stable sort merges them in O(n)
