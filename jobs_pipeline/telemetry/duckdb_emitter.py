@@ -131,11 +131,13 @@ class DuckDBTelemetryEmitter:
                 self.stats.backpressure_waits += 1
                 self._cond.notify_all()
                 self._cond.wait(0.1)
-            if not self._queue:
-                self._oldest_at = time.monotonic()
             self._queue.append(event)
             self.stats.emitted += 1
-            if len(self._queue) == self.batch_size:
+            n = len(self._queue)
+            if n == 1:  # the writer starts the max_age_s clock
+                self._oldest_at = time.monotonic()
+                self._cond.notify_all()
+            elif n == self.batch_size:
                 self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> None:
