@@ -13,6 +13,10 @@ Each tick (bounded by ``max_messages_per_tick``):
    whose job already has a run (a redelivery) is just deleted.
 4. **A message that cannot be parsed is reported and left alone**: it becomes visible again
    and, after ``maxReceiveCount`` receives, the queue's redrive policy moves it to the DLQ.
+
+Only the job queues (``queue_url_pro`` / ``queue_url_free``) are read. ``feed.validated`` outcomes
+go to separate outcome queues (``SQS_OUTCOME_QUEUE_*_URL``) for downstream consumers, so they
+never reach this sensor (nor, unparsed, the job queues' DLQ).
 """
 
 import json

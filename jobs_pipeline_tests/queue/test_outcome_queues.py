@@ -20,7 +20,6 @@ from jobs_pipeline.errors import PublishError, SettingsError
 from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
-from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import FEED_VALIDATED, VALIDATE_FEED_TASK, QueueMessage, TierQueues
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
 from jobs_pipeline.samples import DEMO_FEEDS, write_sample
