@@ -171,7 +171,7 @@ def validate_file(
         except _ReaderFailed:
             encoding = full_encoding(feed.path, feed.original.name)
             if encoding != "utf-8" and feed.encoding in ("utf-8", "utf-8-sig"):
-                retry = transcode_to_utf8(feed, encoding, feed.path.parent)
+                retry = transcode_to_utf8(feed, encoding, feed.workdir or feed.path.parent)
                 try:
                     return _validate(retry, ruleset, on_progress, sample_limit, report_dir, limits)
                 except _ReaderFailed as again:

@@ -92,10 +92,9 @@ def xlsx_to_csv(path: Path, out: Path, label: str) -> None:
 def _scan(feed: PlainFeed, label: str) -> tuple[pl.LazyFrame, str]:
     fmt = feed.feed_format
     if fmt == "xlsx":
-        out = feed.path.with_name(feed.path.name + ".csv") if feed.temp_files else None
-        import tempfile
-
-        out = out or Path(tempfile.mkdtemp(prefix="xlsx-")) / "sheet.csv"
+        if feed.workdir is None:
+            raise ValueError("an XLSX feed needs a workdir: open it with sources.plain_feed")
+        out = feed.workdir / "sheet.csv"
         xlsx_to_csv(feed.path, out, label)
         feed.temp_files.append(out)
         return pl.scan_csv(out, infer_schema=False, encoding="utf8"), fmt

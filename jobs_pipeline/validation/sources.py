@@ -63,14 +63,12 @@ class PlainFeed:
     compression: str | None = None
     size_bytes: int = 0
     temp_files: list[Path] = field(default_factory=list)
+    #: Scratch folder for derived files (removed with the feed by :func:`plain_feed`).
+    workdir: Path | None = None
 
     @property
     def format_label(self) -> str:
         return f"{self.feed_format}+{self.compression}" if self.compression else self.feed_format
-
-
-def _name(path: Path) -> str:
-    return path.name
 
 
 def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits, label: str) -> None:
@@ -152,15 +150,6 @@ def _gunzip(path: Path, limits: ReadLimits, tmp: Path) -> tuple[Path, str]:
     return out, inner
 
 
-def _detect_text_encoding(path: Path, label: str) -> str:
-    """``utf-8``, ``utf-8-sig``, ``cp1252`` or ``latin-1``, from the head of the file. The
-    rest of a file whose head is UTF-8 is trusted until a reader says otherwise; then
-    :func:`full_encoding` decides."""
-    with path.open("rb") as fh:
-        head = fh.read(HEAD)
-    return _encoding_of(head, label, at_eof=len(head) < HEAD)
-
-
 def _encoding_of(data: bytes, label: str, *, at_eof: bool) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FeedEncodingError(f"{label}: UTF-16 text; export the feed as UTF-8")
@@ -236,7 +225,9 @@ def plain_feed(path: Path | str, limits: ReadLimits = ReadLimits()) -> Iterator[
         raise FeedTooLargeError(f"{path.name}: {size:,} bytes is over the {limits.max_file_bytes:,}-byte limit")
     tmp = Path(tempfile.mkdtemp(prefix="feed-"))
     try:
-        yield _prepare(path, size, limits, tmp)
+        feed = _prepare(path, size, limits, tmp)
+        feed.workdir = tmp
+        yield feed
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -62,6 +62,7 @@ def test_latin1_bytes_after_a_long_ascii_head_fall_back_to_transcoding(tmp_path:
     path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
     result = validate_file(path, GM)
     assert result.records_total == 2997 and result.records_error == 0 and result.encoding == "latin-1"
+    assert [p.name for p in tmp_path.iterdir()] == ["late.csv"]  # scratch files never land beside the feed
 
 
 def test_jsonl_json_parquet_xlsx(tmp_path: Path) -> None:
