@@ -75,7 +75,7 @@ def build_service(settings: Settings) -> JobService:
     """The worker's JobService: same telemetry factory and retry policy as Dagster."""
     return JobService(
         build_publisher(settings),
-        build_emitter(settings.sinks, lake_dir=settings.lake_dir, settings=settings, component="worker"),
+        build_emitter(settings.sinks, lake_dir=settings.lake_uri, settings=settings, component="worker"),
         retry_policy=ExponentialRetryPolicy.from_settings(settings),
         progress_every=settings.progress_every_records,
         sample_limit=settings.sample_errors_limit,
