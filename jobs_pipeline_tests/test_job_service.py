@@ -91,3 +91,49 @@ def test_an_unexpected_bug_still_ends_in_job_failed(feed):
     outcome = service.run(service.create_job(path, JobContext(marketplace=spec.marketplace)))
     assert outcome.status == "failed" and outcome.error.error_type == "ZeroDivisionError"
     assert emitter.types() == ["job.started", "job.failed"]
+
+
+class _FlakySink:
+    """A sink whose emit of some event types, or whose flush, raises (a broken destination)."""
+
+    def __init__(self, fail_types=(), fail_flush=False):
+        self.fail_types, self.fail_flush, self.events = set(fail_types), fail_flush, []
+
+    def emit(self, event):
+        if event.type.value in self.fail_types:
+            raise OSError(28, "No space left on device")
+        self.events.append(event)
+
+    def flush(self):
+        if self.fail_flush:
+            raise OSError(28, "No space left on device")
+
+    def close(self):
+        pass
+
+
+class _AlwaysRetry:
+    def decide(self, exc, attempt):
+        from jobs_pipeline.jobs.retry import RetryDecision
+
+        return RetryDecision(retry=True, delay_s=0.0, classification="transient", max_attempts=3)
+
+
+@pytest.mark.parametrize("sink", [_FlakySink(fail_types={"job.retrying"}), _FlakySink(fail_flush=True)])
+def test_a_broken_sink_never_turns_a_retry_into_a_lost_job(feed, sink):
+    from jobs_pipeline.jobs.retry import JobRetryRequested
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    service = JobService(InMemoryQueuePublisher(), sink, validator=refused, retry_policy=_AlwaysRetry())
+    path, spec = feed
+    with pytest.raises(JobRetryRequested):
+        service.run(service.create_job(path, JobContext(marketplace=spec.marketplace)))
+
+
+def test_events_that_cannot_be_made_durable_fail_the_run_loudly(feed):
+    service = JobService(InMemoryQueuePublisher(), _FlakySink(fail_flush=True))
+    path, spec = feed
+    with pytest.raises(OSError):
+        service.run(service.create_job(path, JobContext(marketplace=spec.marketplace)))

@@ -96,7 +96,27 @@ class JobService:
 
     # -- consuming side -------------------------------------------------------------------
     def run(self, job: ValidationJob, *, attempt: int = 1) -> JobOutcome:
-        """Execute one job: started → progress… → completed | failed (| retrying, raised)."""
+        """Execute one job: started → progress… → completed | failed (| retrying, raised).
+
+        The job's events are flushed before it returns: a sink that cannot make them durable
+        raises here instead of reporting a job whose events are lost. When a retry is due,
+        the flush is best effort and never hides the retry request.
+        """
+        try:
+            outcome = self._execute(job, attempt)
+        except BaseException:  # JobRetryRequested above all: the flush must not replace it
+            self._flush_quietly(job)
+            raise
+        self.emitter.flush()
+        return outcome
+
+    def _flush_quietly(self, job: ValidationJob) -> None:
+        try:
+            self.emitter.flush()
+        except Exception:
+            logger.exception("job %s: telemetry flush failed while the job was ending", job.job_id)
+
+    def _execute(self, job: ValidationJob, attempt: int) -> JobOutcome:
         seq = _Sequence()
         ruleset_ref = job.context.ruleset
         collector = MetricsCollector(job, ruleset=ruleset_ref or "unknown").start()
@@ -138,14 +158,15 @@ class JobService:
                 delay_s=decision.delay_s if decision.retry else None,
             )
             if decision.retry:
-                emit(EventType.RETRYING, collector.snapshot(), error)
+                try:
+                    emit(EventType.RETRYING, collector.snapshot(), error)
+                except Exception:  # a sink failing must not turn a retry into a lost job
+                    logger.exception("job %s: could not emit job.retrying", job.job_id)
                 raise JobRetryRequested(job_id=str(job.job_id), attempt=attempt, decision=decision, cause=exc) from exc
             if not isinstance(exc, JobsPipelineError):
                 logger.exception("job %s failed with an unexpected error", job.job_id)
             emit(EventType.FAILED, collector.snapshot(), error)
             return JobOutcome(job=job, status="failed", attempt=attempt, error=error)
-        finally:
-            self.emitter.flush()
 
 
 class _Sequence:
