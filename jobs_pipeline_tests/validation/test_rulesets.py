@@ -71,3 +71,8 @@ def test_cli_rules_show_prints_effective_ruleset(capsys) -> None:
     ids = {r.get("id") or f"{r['field']}.{r['kind']}" for r in shown["rules"]}
     assert {"gtin.required", "brand.required", "currency.iso4217"} <= ids
     assert shown["applied"] == ["category:electronics", "region:BR"]
+
+
+def test_electronics_requires_gtin_and_brand_as_errors() -> None:
+    ids = {r.rule_id: r for r in ruleset_for("google_merchant", category="electronics").rules}
+    assert ids["gtin.required"].severity == "error" and ids["brand.required"].severity == "error"
