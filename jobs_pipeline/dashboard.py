@@ -114,6 +114,11 @@ _SCRIPT = r"""
       const line = el('polyline', {points: pts, fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': 1.8,
                                    class: 'series'}, svg);
       el('title', {}, line, m);
+      byMkt[m].forEach(r => {  // a dot per day: a single day is still visible
+        const dot = el('circle', {cx: x(r.day).toFixed(1), cy: y(r.error_rate).toFixed(1), r: 3,
+                                  fill: COLORS[i % COLORS.length]}, svg);
+        el('title', {}, dot, `${m} ${r.day}: ${pct(r.error_rate || 0)}`);
+      });
       el('text', {x: M.l + 8 + i * 120, y: H - 8, fill: COLORS[i % COLORS.length], 'font-size': 11}, svg, '■ ' + m);
       marks++;
     });

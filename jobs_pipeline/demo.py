@@ -51,7 +51,28 @@ def _write_inputs(settings: Settings) -> None:
     marker.write_text("sample feeds written by jobs-pipeline demo\n", encoding="utf-8")
 
 
+def _materialize_marts(instance: dg.DagsterInstance, resources: dict) -> str | None:
+    """Today's partition of the BI marts, then the dashboard page; returns the page's path."""
+    from datetime import UTC, datetime
+
+    from jobs_pipeline.defs import marts
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    daily = [marts.marketplace_quality_daily, marts.field_error_hotspots, marts.region_latency_daily,
+             marts.quality_anomalies]
+    dg.materialize(daily, instance=instance, resources=resources, partition_key=today, run_config=QUIET)
+    page = dg.materialize([marts.quality_dashboard], instance=instance, resources=resources, run_config=QUIET)
+    print(f"BI marts materialised for {today}")
+    [mat] = page.asset_materializations_for_node("quality_dashboard")
+    path = mat.metadata.get("path")
+    return str(path.value) if path is not None else None
+
+
 def run_demo(project_root: Path | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from jobs_pipeline.defs.landing_sensor import landing_sensor
     from jobs_pipeline.defs.quality_tables import (
         job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
@@ -104,6 +125,7 @@ def run_demo(project_root: Path | None = None) -> int:
         )
         checks = materialized.get_asset_check_evaluations()
         print(f"quality tables materialised; checks passed: {sum(c.passed for c in checks)}/{len(checks)}")
+        dashboard = _materialize_marts(instance, resources)
 
     with connect(settings.duckdb_path, read_only=True) as con:
         print("\nmarketplace_quality:")
@@ -113,5 +135,7 @@ def run_demo(project_root: Path | None = None) -> int:
             "FROM marketplace_quality ORDER BY marketplace, category, region"
         ).show(max_width=200)
     print(f"DuckDB file: {settings.duckdb_path}  (open read-only from Metabase/Superset/duckdb CLI)")
+    if dashboard:
+        print(f"Dashboard (offline HTML): {dashboard}")
     print("Open the Dagster UI: make dev  ->  http://127.0.0.1:3000")
     return 0

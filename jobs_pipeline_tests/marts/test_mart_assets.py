@@ -123,3 +123,15 @@ def test_definitions_load_marts_schedule_and_sensor() -> None:
     assert d.get_schedule_def("marts_daily").cron_schedule == "45 0 * * *"
     assert d.get_sensor_def("quality_alert_sensor").job_name == "quality_alert_job"
     assert d.resolve_assets_def("quality_dashboard") is not None
+
+
+def test_marts_daily_schedule_targets_yesterday_and_today_is_a_partition():
+    from datetime import UTC, datetime
+
+    from jobs_pipeline.defs.marts import DAILY, marts_daily
+
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 0, 45, tzinfo=UTC))
+    request = marts_daily(ctx)
+    assert request.partition_key == "2026-03-01"
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert DAILY.has_partition_key(today)
