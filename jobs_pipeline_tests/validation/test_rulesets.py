@@ -69,7 +69,7 @@ def test_cli_rules_show_prints_effective_ruleset(capsys) -> None:
     assert main(["rules", "show", "google_merchant", "--category", "electronics", "--region", "BR"]) == 0
     shown = json.loads(capsys.readouterr().out)
     ids = {r.get("id") or f"{r['field']}.{r['kind']}" for r in shown["rules"]}
-    assert {"gtin.required", "brand.required", "currency.iso4217"} <= ids
+    assert {"gtin.required", "brand.required", "currency.required", "currency.iso4217"} <= ids
     assert shown["applied"] == ["category:electronics", "region:BR"]
 
 
