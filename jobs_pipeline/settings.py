@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # S3 (issue 8, docs/deployment.md#aws): s3://bucket/prefix selects S3, else the local folders.
     jobs_pipeline_landing_uri: str | None = Field(None, description="Landing area: a folder or s3://bucket/prefix.")
     jobs_pipeline_lake_uri: str | None = Field(None, description="Event lake: a folder or s3://bucket/prefix.")
+    jobs_pipeline_reports_uri: str | None = Field(None, description="Error reports: a folder or s3://bucket/prefix.")
     aws_endpoint_url: str | None = Field(None, description="Endpoint for every AWS client (local S3/SQS server).")
 
     progress_every_records: int = Field(100_000, gt=0)
@@ -117,7 +118,7 @@ class Settings(BaseSettings):
             return None
         return cls._known_backend(value)
 
-    @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri")
+    @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri", "jobs_pipeline_reports_uri")
     @classmethod
     def _location(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -184,6 +185,11 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return (self.jobs_pipeline_reports_dir or self.data_dir / "reports").expanduser().resolve()
+
+    @property
+    def reports_uri(self) -> str:
+        """``JOBS_PIPELINE_REPORTS_URI`` if set (``s3://`` or a folder), else the reports folder."""
+        return self.jobs_pipeline_reports_uri or str(self.reports_dir)
 
     @property
     def dashboard_path(self) -> Path:

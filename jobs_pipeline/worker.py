@@ -37,6 +37,7 @@ from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import JSON_ONLY
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
 from jobs_pipeline.queue.queue_factory import build_publisher
+from jobs_pipeline.reports import report_store_from_settings
 from jobs_pipeline.errors import SettingsError
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.telemetry.factory import build_emitter
@@ -79,6 +80,7 @@ def build_service(settings: Settings) -> JobService:
         retry_policy=ExponentialRetryPolicy.from_settings(settings),
         progress_every=settings.progress_every_records,
         sample_limit=settings.sample_errors_limit,
+        report_store=report_store_from_settings(settings),  # JOBS_PIPELINE_REPORTS_URI / _DIR, as in Dagster
     )
 
 

@@ -20,6 +20,7 @@ from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import QueuePublisher, outcome_queue_name
+from jobs_pipeline.reports import build_report_store
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
@@ -238,6 +239,10 @@ class JobServiceResource(dg.ConfigurableResource):
     retry_base_s: float = 1.0
     retry_throttle_base_s: float = 5.0
     retry_cap_s: float = 60.0
+    # Error reports (jobs_pipeline.reports): a folder or s3://bucket/prefix; "" = none written.
+    reports_uri: str = ""
+    aws_endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for an s3:// reports_uri
+    aws_region: str | None = None
 
     def retry_policy(self) -> ExponentialRetryPolicy:
         return ExponentialRetryPolicy(max_attempts=self.retry_max_attempts, base_s=self.retry_base_s,
@@ -250,6 +255,8 @@ class JobServiceResource(dg.ConfigurableResource):
             progress_every=self.progress_every_records,
             sample_limit=self.sample_errors_limit,
             retry_policy=self.retry_policy(),
+            report_store=build_report_store(self.reports_uri, endpoint_url=self.aws_endpoint_url,
+                                            region=self.aws_region) if self.reports_uri else None,
         )
 
 
@@ -313,6 +320,19 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
             "retry_throttle_base_s": settings.retry_throttle_base_s, "retry_cap_s": settings.retry_cap_s}
 
 
+def report_fields(settings: Settings, *, from_env: bool) -> dict[str, Any]:
+    """Where :class:`JobServiceResource` puts error reports: ``JOBS_PIPELINE_REPORTS_URI``, else
+    ``JOBS_PIPELINE_REPORTS_DIR``, else ``<data>/reports`` (staging/prod read a set one at launch)."""
+    from jobs_pipeline.queue.requirements import aws_region
+
+    uri: Any = settings.reports_uri
+    if from_env and settings.jobs_pipeline_reports_uri:
+        uri = dg.EnvVar("JOBS_PIPELINE_REPORTS_URI")
+    elif from_env and settings.jobs_pipeline_reports_dir:
+        uri = dg.EnvVar("JOBS_PIPELINE_REPORTS_DIR")
+    return {"reports_uri": uri, "aws_endpoint_url": settings.aws_endpoint_url, "aws_region": aws_region(settings)}
+
+
 def local_resources(settings: Settings) -> dict[str, Any]:
     telemetry = telemetry_resource(settings, settings.lake_uri, from_env=False)
     return {
@@ -322,6 +342,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
             progress_every_records=settings.progress_every_records,
             sample_errors_limit=settings.sample_errors_limit,
             **retry_fields(settings),
+            **report_fields(settings, from_env=False),
         ),
         "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=settings.lake_uri),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
@@ -346,6 +367,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
             progress_every_records=settings.progress_every_records,
             sample_errors_limit=settings.sample_errors_limit,
             **retry_fields(settings),
+            **report_fields(settings, from_env=True),
         ),
         "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=True),

@@ -11,6 +11,7 @@ same ids and the tables count it once.
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from jobs_pipeline.jobs.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.retry import JobRetryRequested, NeverRetry, RetryPolicy
 from jobs_pipeline.metrics import MetricsCollector, ValidationMetrics
 from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage, QueuePublisher
+from jobs_pipeline.reports import LocalReportStore, ReportStore
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.events import ErrorInfo, EventType, make_event
 from jobs_pipeline.validation.engine import validate_file
@@ -72,6 +74,7 @@ class JobService:
         progress_every: int = 100_000,
         sample_limit: int = 20,
         reports_dir: Path | None = None,
+        report_store: ReportStore | None = None,
         read_limits: Any = None,
     ) -> None:
         self.publisher = publisher
@@ -80,7 +83,11 @@ class JobService:
         self.retry_policy = retry_policy or NeverRetry()
         self.progress_every = progress_every
         self.sample_limit = sample_limit
-        self.reports_dir = reports_dir  # error reports go to <reports_dir>/<job_id>/
+        # Error reports: written locally by the validator, then made final by the store (local
+        # <reports_dir>/<job_id>/ or S3, jobs_pipeline.reports); None = no report.
+        if report_store is None and reports_dir is not None:
+            report_store = LocalReportStore(reports_dir)
+        self.report_store = report_store
         self.read_limits = read_limits  # validation.sources.ReadLimits (size/bomb limits, batch size)
 
     # -- producing side -------------------------------------------------------------------
@@ -116,6 +123,9 @@ class JobService:
         except Exception:
             logger.exception("job %s: telemetry flush failed while the job was ending", job.job_id)
 
+    def _report_staging(self, job: ValidationJob) -> AbstractContextManager[Path | None]:
+        return nullcontext() if self.report_store is None else self.report_store.staging(str(job.job_id))
+
     def _execute(self, job: ValidationJob, attempt: int) -> JobOutcome:
         seq = _Sequence()
         ruleset_ref = job.context.ruleset
@@ -137,14 +147,19 @@ class JobService:
             progress = _ProgressReporter(self.progress_every, lambda n: emit(
                 EventType.PROGRESS, collector.snapshot(records_processed=n)))
             extra: dict[str, Any] = {}
-            if self.reports_dir is not None:
-                extra["report_dir"] = Path(self.reports_dir) / str(job.job_id)
             if self.read_limits is not None:
                 extra["limits"] = self.read_limits
-            result = self.validator(
-                path, ruleset, on_progress=progress, progress_every=self.progress_every,
-                sample_limit=self.sample_limit, **extra,
-            )
+            with self._report_staging(job) as report_dir:
+                if report_dir is not None:
+                    extra["report_dir"] = report_dir
+                result = self.validator(
+                    path, ruleset, on_progress=progress, progress_every=self.progress_every,
+                    sample_limit=self.sample_limit, **extra,
+                )
+                if self.report_store is not None and result.error_report_paths:
+                    # final URIs before job.completed; a failed upload ends the job like any error
+                    result.error_report_paths = self.report_store.publish(
+                        str(job.job_id), [Path(p) for p in result.error_report_paths])
             metrics = collector.collect(result)
             emit(EventType.COMPLETED, metrics.model_dump(mode="json"))
             return JobOutcome(job=job, status="completed", attempt=attempt, metrics=metrics,

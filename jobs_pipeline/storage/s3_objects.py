@@ -72,8 +72,11 @@ def quarantine_object(
     return f"s3://{quarantine.bucket}/{target}"
 
 
-def upload_file(client: Any, path: Path, destination: S3Uri, relpath: str) -> str:
-    """Upload a local file (e.g. an error report) to ``<destination>/<relpath>``; return its URI."""
+def upload_file(client: Any, path: Path, destination: S3Uri, relpath: str, *,
+                extra_args: dict[str, Any] | None = None) -> str:
+    """Upload a local file (e.g. an error report) to ``<destination>/<relpath>``; return its URI.
+
+    boto3's managed transfer: multipart past its threshold (8 MiB), so a large report is safe."""
     key = destination.key(relpath)
-    client.upload_file(str(path), destination.bucket, key)
+    client.upload_file(str(path), destination.bucket, key, ExtraArgs=extra_args or None)
     return f"s3://{destination.bucket}/{key}"

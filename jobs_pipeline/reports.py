@@ -1,0 +1,84 @@
+"""Where a job's full error report ends up: the ``ReportStore`` seam (issue 8).
+
+The validator always writes its report (``errors.parquet``, ``errors.csv``:
+:mod:`jobs_pipeline.validation.report`) into a *local* folder. A store says which folder
+(:meth:`ReportStore.staging`) and, once validation succeeded, makes the files final and returns
+their URIs (:meth:`ReportStore.publish`). ``JobService.run`` publishes before it emits
+``job.completed``, so ``ValidationMetrics.error_report_uri`` is always the final location:
+
+- :class:`LocalReportStore` (default, ``JOBS_PIPELINE_REPORTS_DIR``): the validator writes straight
+  into ``<reports_dir>/<job_id>/``; publishing changes nothing and the URIs are those paths.
+- ``S3ReportStore`` (:mod:`jobs_pipeline.storage.s3_reports`, ``JOBS_PIPELINE_REPORTS_URI=s3://…``):
+  the validator writes into a private temporary folder; publishing uploads each file to
+  ``<prefix>/<job_id>/<name>``; the temporary folder is removed whatever happens.
+
+Nothing here imports Dagster, Celery or boto3 (the S3 store is imported only when chosen).
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from jobs_pipeline.storage.uri import is_s3_uri
+
+if TYPE_CHECKING:
+    from jobs_pipeline.settings import Settings
+
+
+@runtime_checkable
+class ReportStore(Protocol):
+    """A destination for error reports (see the module docstring)."""
+
+    @property
+    def location(self) -> str:
+        """Where reports go (a folder or ``s3://bucket/prefix/``), for logs and docs."""
+        ...
+
+    def staging(self, job_id: str) -> AbstractContextManager[Path]:
+        """A local folder the validator writes the job's report into, for the job's duration."""
+        ...
+
+    def publish(self, job_id: str, files: Sequence[Path]) -> list[str]:
+        """Make the written files final; return their URIs in the same order.
+
+        Raises when they cannot be made final (the job then ends through the retry policy,
+        never with a ``job.completed`` naming a report that does not exist)."""
+        ...
+
+
+class LocalReportStore:
+    """``<root>/<job_id>/errors.parquet`` and ``errors.csv``, written in place (the default)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    @contextmanager
+    def staging(self, job_id: str) -> Iterator[Path]:
+        yield self.root / job_id  # the report writer creates it
+
+    def publish(self, job_id: str, files: Sequence[Path]) -> list[str]:
+        return [str(f) for f in files]
+
+
+def build_report_store(location: str | Path, *, endpoint_url: str | None = None,
+                       region: str | None = None) -> ReportStore:
+    """A folder gives :class:`LocalReportStore`, ``s3://bucket/prefix`` the S3 store (boto3,
+    lazily; ``endpoint_url``/``region`` as for every AWS client of the project)."""
+    if is_s3_uri(location):
+        from jobs_pipeline.storage.s3_reports import S3ReportStore
+
+        return S3ReportStore(str(location), endpoint_url=endpoint_url, region=region)
+    return LocalReportStore(location)
+
+
+def report_store_from_settings(settings: "Settings") -> ReportStore:
+    """``JOBS_PIPELINE_REPORTS_URI`` if set, else ``JOBS_PIPELINE_REPORTS_DIR`` (the worker, the CLI)."""
+    from jobs_pipeline.queue.requirements import aws_region
+
+    return build_report_store(settings.reports_uri, endpoint_url=settings.aws_endpoint_url,
+                              region=aws_region(settings))
