@@ -46,12 +46,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
     context = JobContext(marketplace=args.marketplace, category=args.category, region=args.region,
                          ruleset=args.ruleset, tier=args.tier)
+    from jobs_pipeline.reports import report_store_from_settings
     from jobs_pipeline.validation.sources import limits_from_settings
 
+    # Same report location and read limits as the worker and the Dagster runs.
     service = JobService(InMemoryQueuePublisher(), InMemoryTelemetryEmitter(),
                          progress_every=settings.progress_every_records,
                          sample_limit=settings.sample_errors_limit,
-                         reports_dir=settings.reports_dir, read_limits=limits_from_settings(settings))
+                         report_store=report_store_from_settings(settings),
+                         read_limits=limits_from_settings(settings))
     outcome = service.run(service.create_job(args.path, context))
     if not outcome.ok:
         print(f"error: {outcome.error.message}", file=sys.stderr)

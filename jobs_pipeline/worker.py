@@ -41,6 +41,7 @@ from jobs_pipeline.reports import report_store_from_settings
 from jobs_pipeline.errors import SettingsError
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.telemetry.factory import build_emitter
+from jobs_pipeline.validation.sources import limits_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def build_service(settings: Settings) -> JobService:
         progress_every=settings.progress_every_records,
         sample_limit=settings.sample_errors_limit,
         report_store=report_store_from_settings(settings),  # JOBS_PIPELINE_REPORTS_URI / _DIR, as in Dagster
+        read_limits=limits_from_settings(settings),  # FEED_* limits, as in Dagster and the CLI
     )
 
 

@@ -24,6 +24,7 @@ from jobs_pipeline.reports import build_report_store
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
+from jobs_pipeline.validation.sources import ReadLimits
 from jobs_pipeline.warehouse.connection import connect
 
 
@@ -243,6 +244,11 @@ class JobServiceResource(dg.ConfigurableResource):
     reports_uri: str = ""
     aws_endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for an s3:// reports_uri
     aws_region: str | None = None
+    # FEED_* read limits (size, decompression, batch rows), as the worker and the CLI apply them.
+    feed_max_file_bytes: int = ReadLimits.max_file_bytes
+    feed_max_decompressed_bytes: int = ReadLimits.max_decompressed_bytes
+    feed_max_compression_ratio: float = ReadLimits.max_compression_ratio
+    feed_batch_rows: int = ReadLimits.batch_rows
 
     def retry_policy(self) -> ExponentialRetryPolicy:
         return ExponentialRetryPolicy(max_attempts=self.retry_max_attempts, base_s=self.retry_base_s,
@@ -257,6 +263,10 @@ class JobServiceResource(dg.ConfigurableResource):
             retry_policy=self.retry_policy(),
             report_store=build_report_store(self.reports_uri, endpoint_url=self.aws_endpoint_url,
                                             region=self.aws_region) if self.reports_uri else None,
+            read_limits=ReadLimits(max_file_bytes=self.feed_max_file_bytes,
+                                   max_decompressed_bytes=self.feed_max_decompressed_bytes,
+                                   max_compression_ratio=self.feed_max_compression_ratio,
+                                   batch_rows=self.feed_batch_rows),
         )
 
 
@@ -315,9 +325,13 @@ def alert_sink_resource(settings: Settings, *, from_env: bool = True) -> AlertSi
 
 
 def retry_fields(settings: Settings) -> dict[str, Any]:
-    """The ``RETRY_*`` settings as :class:`JobServiceResource` fields."""
+    """The ``RETRY_*`` and ``FEED_*`` settings as :class:`JobServiceResource` fields."""
     return {"retry_max_attempts": settings.retry_max_attempts, "retry_base_s": settings.retry_base_s,
-            "retry_throttle_base_s": settings.retry_throttle_base_s, "retry_cap_s": settings.retry_cap_s}
+            "retry_throttle_base_s": settings.retry_throttle_base_s, "retry_cap_s": settings.retry_cap_s,
+            "feed_max_file_bytes": settings.feed_max_file_bytes,
+            "feed_max_decompressed_bytes": settings.feed_max_decompressed_bytes,
+            "feed_max_compression_ratio": settings.feed_max_compression_ratio,
+            "feed_batch_rows": settings.feed_batch_rows}
 
 
 def report_fields(settings: Settings, *, from_env: bool) -> dict[str, Any]:
