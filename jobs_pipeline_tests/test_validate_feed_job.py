@@ -53,3 +53,19 @@ def test_an_unusable_feed_fails_the_run_after_job_failed_and_its_outcome(setting
     events = lake_events(settings)
     assert [e["type"] for e in events] == ["job.started", "job.failed"]
     assert events[-1]["error"]["error_type"] == "FeedFormatError"
+
+
+def test_feed_size_limit_from_the_environment_applies_to_dagster_runs(data_dir, monkeypatch, instance):
+    from jobs_pipeline.settings import load_settings
+
+    monkeypatch.setenv("FEED_MAX_FILE_BYTES", "1000")
+    settings = load_settings()
+    spec = DEMO_FEEDS[2]
+    path = write_sample(settings.data_dir / "in", spec)  # ~25 KB, over the 1000-byte limit
+    result = validate_feed.execute_in_process(
+        run_config=feed_run_config(path, spec.marketplace), instance=instance,
+        resources=resources_for(settings), raise_on_error=False,
+    )
+    assert not result.success
+    assert [e["error"]["error_type"] for e in lake_events(settings) if e["type"] == "job.failed"] == [
+        "FeedTooLargeError"]
