@@ -16,7 +16,6 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from jobs_pipeline.errors import FeedFormatError
@@ -30,6 +29,8 @@ from jobs_pipeline.validation.rulesets import Rule, Ruleset
 from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encoding, plain_feed, transcode_to_utf8
 
 ROW = "__row"
+FAILS = "__fails"
+REPORT_WRITE_ROWS = 100_000
 SAMPLE_VALUE_CHARS = 120
 
 
@@ -41,12 +42,24 @@ def _hash(field: str) -> str:
     return f"__hash:{field}"
 
 
+def _key(field: str) -> str:
+    return f"__key:{field}"
+
+
 def _any(names: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(n) for n in names]) if names else pl.lit(False)
 
 
 class _Pass:
-    """State of one validation pass over a table (counts, seen values, report, sample)."""
+    """State of one validation pass over a table.
+
+    polars computes every rule's flag in its streaming engine; each batch that reaches
+    :meth:`__call__` costs Python almost nothing: its failing rows (a few percent, with the
+    values of the failing fields only) are kept, the 64-bit hashes and values of ``unique``
+    fields are appended, and progress is reported. Everything else happens once, after the
+    pass, on the failing rows: ``unique`` repeats (:meth:`_repeats`), the counts (all zero on
+    a row that fails nothing), the report and the sample (:meth:`finish`).
+    """
 
     def __init__(self, rules: list[Rule], present: set[str], report: ErrorReportWriter | None,
                  sample_limit: int, on_progress: Callable[[int], None] | None) -> None:
@@ -56,7 +69,7 @@ class _Pass:
         self.sample_limit = sample_limit
         self.on_progress = on_progress
         self.unique_idx = [i for i, r in enumerate(rules) if r.kind == "unique" and r.field in present]
-        self.seen: dict[int, np.ndarray] = {i: np.empty(0, dtype=np.uint64) for i in self.unique_idx}
+        self.unique_fields = sorted({rules[i].field for i in self.unique_idx})
         # Rules whose failures on every record come from an absent column: file-level only.
         self.absent_idx = {i for i, r in enumerate(rules) if r.kind == "required" and r.field not in present}
         err = [_flag(i) for i, r in enumerate(rules) if r.severity == "error"]
@@ -67,84 +80,125 @@ class _Pass:
         self.by_field = by_field
         is_error = _any(err)
         self.aggregates = [
-            pl.len().alias("total"),
             is_error.sum().alias("error"),
             (_any(warn) & ~is_error).sum().alias("warning"),
             *[pl.col(_flag(i)).sum().alias(f"rule:{i}") for i in range(len(rules))],
             *[_any(names).sum().alias(f"field:{s}:{f}") for (s, f), names in by_field.items()],
         ]
         self.reportable = [i for i in range(len(rules)) if i not in self.absent_idx]
+        # Fields whose value the report shows: every present field a reportable rule is on.
+        self.value_fields = sorted({rules[i].field for i in self.reportable if rules[i].field in present})
+        # In the stream: every rule but ``unique`` (decided after the pass) and the absent
+        # required columns (they fail every record: counted, not streamed).
+        self.streamed = [i for i in range(len(rules)) if i not in self.unique_idx and i not in self.absent_idx]
+        self.total = 0
+        self.failing: list[pl.DataFrame] = []
+        self.keys: dict[str, list[pl.DataFrame]] = {f: [] for f in self.unique_fields}
         self.totals: dict[str, int] = {}
         self.sample: list[RecordError] = []
 
     def lazy_flags(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        flags = [ex.fails(r, self.present, precomputed=True).alias(_flag(i)) for i, r in enumerate(self.rules)
-                 if i not in self.unique_idx]
-        values = sorted({r.field for r in self.rules if r.field in self.present})
-        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in values]
-        # unique: hash and presence computed by polars (in parallel), looked up in the callback
-        unique_fields = sorted({self.rules[i].field for i in self.unique_idx})
-        hashed = [c for f in unique_fields
-                  for c in (pl.col(f).hash(seed=0).alias(_hash(f)), pl.col(ex.present_column(f)))]
-        return (frame.with_row_index(ROW, offset=1).with_columns(presence)
-                .select(pl.col(ROW).cast(pl.Int64), *map(pl.col, values), *flags, *hashed))
+        """Per record: the row number, each non-``unique`` rule's flag, whether any failed, the
+        value of each field only where one of its rules failed (else null), and for ``unique``
+        fields the value and its hash (null when missing)."""
+        flags = [ex.fails(self.rules[i], self.present, precomputed=True).alias(_flag(i)) for i in self.streamed]
+        used = sorted({r.field for r in self.rules if r.field in self.present})
+        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in used]
+        by_field: dict[str, list[str]] = {}
+        for i in self.streamed:
+            by_field.setdefault(self.rules[i].field, []).append(_flag(i))
+        values = [pl.when(_any(by_field.get(f, []))).then(pl.col(f)).alias(f) for f in self.value_fields]
+        keys = [c for f in self.unique_fields
+                for c in (pl.when(pl.col(ex.present_column(f))).then(pl.col(f)).alias(_key(f)),)]
+        hashes = [pl.when(pl.col(_key(f)).is_not_null()).then(pl.col(_key(f)).hash(seed=0)).alias(_hash(f))
+                  for f in self.unique_fields]
+        return (frame.with_row_index(ROW, offset=1).with_columns(presence).with_columns(flags)
+                .select(pl.col(ROW).cast(pl.Int64), *[pl.col(_flag(i)) for i in self.streamed],
+                        _any([_flag(i) for i in self.streamed]).alias(FAILS), *values, *keys)
+                .with_columns(hashes))
 
     def __call__(self, batch: pl.DataFrame) -> None:
-        if self.unique_idx:
-            batch = batch.with_columns([self._repeats(i, batch).alias(_flag(i)) for i in self.unique_idx])
-        sums = batch.select(self.aggregates).row(0, named=True)
-        for key, value in sums.items():
-            self.totals[key] = self.totals.get(key, 0) + int(value or 0)
-        if self.report is not None or len(self.sample) < self.sample_limit:
-            self._failures(batch, [i for i in self.reportable if sums[f"rule:{i}"]])
+        failing = batch.filter(pl.col(FAILS))
+        if failing.height:
+            self.failing.append(failing.select(ROW, *[_flag(i) for i in self.streamed], *self.value_fields))
+        for f in self.unique_fields:
+            self.keys[f].append(batch.select(_key(f), _hash(f)))
+        self.total += batch.height
         if self.on_progress is not None:
-            self.on_progress(self.totals["total"])
+            self.on_progress(self.total)
 
-    def _repeats(self, i: int, batch: pl.DataFrame) -> pl.Series:
-        """``unique``: True for a present value already seen earlier in the file (the first
-        occurrence passes). Seen values are kept as a sorted array of 64-bit hashes: 8 bytes
-        a record, and a collision (odds ~n²/2⁶⁵, ~3e-6 at 10M distinct values) would only
-        ever over-count a duplicate."""
-        field = self.rules[i].field
-        present = batch.get_column(ex.present_column(field))
-        hashes = batch.get_column(_hash(field)).to_numpy()
-        seen = self.seen[i]
-        order = np.argsort(hashes, kind="stable")  # sorted keys: searchsorted walks memory in order
-        pos = np.empty_like(order)
-        pos[order] = np.searchsorted(seen, hashes[order])
-        earlier = (pos < len(seen)) & (seen[np.minimum(pos, max(len(seen) - 1, 0))] == hashes) if len(seen) else \
-            np.zeros(len(hashes), dtype=bool)
-        in_batch = ~batch.select(pl.col(_hash(field)).is_first_distinct()).to_series().to_numpy()
-        fresh = np.sort(hashes[present.to_numpy() & ~earlier])
-        fresh = fresh[np.concatenate(([True], fresh[1:] != fresh[:-1]))] if len(fresh) else fresh
-        merged = np.concatenate([seen, fresh])  # two sorted runs: a stable sort merges them in O(n)
-        merged.sort(kind="stable")  # (np.union1d/np.unique measured 20-300x slower here)
-        self.seen[i] = merged
-        return pl.Series((earlier | in_batch)) & present
+    def _repeats(self, field: str) -> pl.DataFrame:
+        """``unique`` on ``field``: (row, value) of each present value already seen in an
+        earlier record (the first occurrence passes). Records whose 64-bit hash occurs more
+        than once are the only candidates; among them, values are compared exactly, so a
+        hash collision can never count a duplicate."""
+        keys = pl.concat(self.keys.pop(field), rechunk=False) if self.keys[field] else \
+            pl.DataFrame(schema={_key(field): pl.String, _hash(field): pl.UInt64})
+        keys = keys.with_row_index(ROW, offset=1)
+        candidates = keys.filter(pl.col(_hash(field)).is_not_null() & pl.col(_hash(field)).is_duplicated())
+        return candidates.filter(~pl.col(_key(field)).is_first_distinct()).select(
+            pl.col(ROW).cast(pl.Int64), pl.col(_key(field)).alias(field))
 
-    def _failures(self, batch: pl.DataFrame, failed: list[int]) -> None:
-        """Report and sample rows of the rules that failed somewhere in this batch."""
-        if not failed:
+    def _count_absent(self) -> None:
+        """An absent required column fails its rule on every record (never streamed)."""
+        if not self.absent_idx:
             return
-        failing = batch.filter(_any([_flag(i) for i in failed]))
+        t, total = self.totals, self.total
+        for i in self.absent_idx:
+            t[f"rule:{i}"] = total
+            t[f"field:{self.rules[i].severity}:{self.rules[i].field}"] = total
+        if any(self.rules[i].severity == "error" for i in self.absent_idx):
+            t["error"], t["warning"] = total, 0
+        else:  # an absent warning: every record without an error is a warning record
+            t["warning"] = total - t["error"]
+
+    def finish(self) -> None:
+        """Counts, report and sample from the failing rows, once the pass is over."""
+        rules = self.rules
+        flag_schema = {_flag(i): pl.Boolean for i in self.streamed}
+        empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
+        failing = pl.concat(self.failing, how="vertical") if self.failing else empty
+        self.failing = []
+        for field in self.unique_fields:
+            repeats = self._repeats(field)
+            idx = [i for i in self.unique_idx if rules[i].field == field]
+            marks = repeats.select(ROW, *[pl.lit(True).alias(_flag(i)) for i in idx], pl.col(field).alias("__v"))
+            failing = failing.join(marks, on=ROW, how="full", coalesce=True)
+            failing = failing.with_columns(
+                [pl.col(_flag(i)).fill_null(False) for i in self.streamed] + [pl.col(_flag(i)).fill_null(False) for i in idx]
+                + [pl.coalesce(field, "__v").alias(field) if field in self.value_fields else pl.col(field)]
+            ).drop("__v")
+        failing = failing.with_columns([pl.lit(False).alias(_flag(i)) for i in range(len(rules))
+                                        if _flag(i) not in failing.columns]).sort(ROW)
+        sums = failing.select(self.aggregates).row(0, named=True)
+        self.totals = {k: int(v or 0) for k, v in sums.items()}
+        self.totals["total"] = self.total
+        self._count_absent()
+        if self.report is None and self.sample_limit <= 0:
+            return
         parts = []
-        for i in failed:
-            rule = self.rules[i]
-            value = pl.col(rule.field).str.slice(0, REPORT_VALUE_CHARS) if rule.field in self.present else pl.lit(None)
+        for i in self.reportable:
+            if not self.totals[f"rule:{i}"]:
+                continue
+            rule = rules[i]
+            value = pl.col(rule.field).str.slice(0, REPORT_VALUE_CHARS) if rule.field in self.present \
+                else pl.lit(None, dtype=pl.String)
             parts.append(failing.filter(pl.col(_flag(i))).select(
-                pl.col(ROW).alias("row"), pl.lit(rule.field).alias("field"), pl.lit(rule.rule_id).alias("rule"),
+                pl.col(ROW).alias("row"), pl.lit(i, dtype=pl.Int32).alias("__i"),
+                pl.lit(rule.field).alias("field"), pl.lit(rule.rule_id).alias("rule"),
                 pl.lit(rule.severity).alias("severity"), value.cast(pl.String).alias("value"),
                 pl.lit(ex.message(rule)).alias("message")))
-        rows = pl.concat(parts).sort("row", maintain_order=True)
+        if not parts:
+            return
+        rows = pl.concat(parts).sort("row", "__i").drop("__i")
         if self.report is not None:
-            self.report.write(rows)
-        room = self.sample_limit - len(self.sample)
-        if room > 0:
-            for r in rows.head(room).iter_rows(named=True):
-                value = r["value"]
-                self.sample.append(RecordError(row=r["row"], field=r["field"], rule=r["rule"],
-                                               severity=r["severity"], message=r["message"],
-                                               value=None if value is None else value[:SAMPLE_VALUE_CHARS]))
+            for start in range(0, rows.height, REPORT_WRITE_ROWS):
+                self.report.write(rows.slice(start, REPORT_WRITE_ROWS))
+        for r in rows.head(max(self.sample_limit, 0)).iter_rows(named=True):
+            value = r["value"]
+            self.sample.append(RecordError(row=r["row"], field=r["field"], rule=r["rule"],
+                                           severity=r["severity"], message=r["message"],
+                                           value=None if value is None else value[:SAMPLE_VALUE_CHARS]))
 
 
 def validate_file(
@@ -230,8 +284,10 @@ def _validate(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int,
         if report is not None:
             report.abort()
         raise _ReaderFailed(table.feed_format) from None
+    total = state.total
+    if total:
+        state.finish()
     totals = state.totals
-    total = totals.get("total", 0)
     if total == 0:
         if report is not None:
             report.abort()
