@@ -35,6 +35,7 @@ class S3LandingResource(dg.ConfigurableResource):
     s3: S3Resource
     landing_uri: str = ""
     quarantine_uri: str = ""  # default: s3://<landing bucket>/quarantine/
+    reports_uri: str = ""  # JOBS_PIPELINE_REPORTS_URI: never listed as feeds if under the landing prefix
     tier: str = "free"
     max_files_per_tick: int = 20
     max_keys_per_tick: int = 5000
@@ -59,9 +60,12 @@ class S3LandingResource(dg.ConfigurableResource):
         return self.s3.get_client()
 
     def excluded_key_prefixes(self) -> list[str]:
-        """Quarantine copies must never be picked up again if they sit under the landing prefix."""
-        q = self.quarantine
-        return [q.prefix] if q.bucket == self.root.bucket and q.prefix else []
+        """Quarantine copies and error reports must never be picked up as feeds if they sit
+        under the landing prefix."""
+        places = [self.quarantine]
+        if is_s3_uri(self.reports_uri):
+            places.append(S3Uri.parse(self.reports_uri))
+        return [p.prefix for p in places if p.bucket == self.root.bucket and p.prefix]
 
     def quarantine_unusable(self, outcome: JobOutcome, log: Any) -> str | None:
         """Copy an S3 feed that failed as unusable (a ``FeedError``) to quarantine, with its reason."""
@@ -92,5 +96,6 @@ def s3_landing_resource(settings: Settings, *, from_env: bool) -> S3LandingResou
         s3=S3Resource(endpoint_url=settings.aws_endpoint_url, region_name=aws_region(settings)),
         landing_uri=dg.EnvVar("JOBS_PIPELINE_LANDING_URI") if from_env and landing else landing,
         tier=settings.jobs_pipeline_landing_tier,
+        reports_uri=settings.reports_uri if is_s3_uri(settings.reports_uri) else "",
         max_object_bytes=settings.feed_max_file_bytes,  # FEED_MAX_FILE_BYTES, the validator's own limit
     )

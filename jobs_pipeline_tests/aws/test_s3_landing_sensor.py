@@ -73,6 +73,14 @@ def test_quarantine_inside_the_landing_prefix_is_never_listed_as_a_feed(moto_ser
     assert driver.run_keys() == []
 
 
+def test_error_reports_inside_the_landing_prefix_are_never_listed_as_feeds(moto_server, s3, bucket, instance):
+    resource = landing_resource(moto_server, bucket, reports_uri=f"s3://{bucket}/landing/_reports")
+    driver = SensorDriver(instance, resource)
+    s3.put_object(Bucket=bucket, Key="landing/_reports/a/b/C/errors.csv", Body=FEED)  # valid-looking path
+    s3.put_object(Bucket=bucket, Key="landing/amazon/toys/US/feed.csv", Body=FEED)
+    assert len(driver.run_keys()) == 1
+
+
 def test_1000_objects_across_pages_each_launch_exactly_once_over_several_ticks(moto_server, s3, bucket, instance):
     markets = ["google_merchant", "amazon", "shopee", "mercado_livre"]
     keys = [f"landing/{markets[i % 4]}/cat{i % 7}/BR/feed-{i:04d}.csv" for i in range(1000)]
