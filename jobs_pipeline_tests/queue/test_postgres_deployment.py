@@ -28,7 +28,7 @@ def production_config() -> str:
 
 @pytest.fixture
 def fresh_database():
-    psycopg2 = pytest.importorskip("psycopg2")
+    import psycopg2  # dagster-postgres depends on it: never a skip
     name = f"dagster_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg2.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname="postgres")
