@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from jobs_pipeline.errors import FeedFormatError
@@ -91,6 +92,13 @@ class _Pass:
         # In the stream: every rule but ``unique`` (decided after the pass) and the absent
         # required columns (they fail every record: counted, not streamed).
         self.streamed = [i for i in range(len(rules)) if i not in self.unique_idx and i not in self.absent_idx]
+        # "Is it missing?" costs a string pass per column: the stream computes it only for the
+        # fields whose rules are about presence; elsewhere a rule's streamed flag does not
+        # excuse a missing value (a superset) and :meth:`finish` masks it on the failing rows.
+        self.presence_fields = sorted({r.field for r in rules if r.field in present
+                                       and r.kind in ("required", "required_if", "unique")})
+        self.recheck = [i for i in self.streamed if rules[i].field in present
+                        and rules[i].field not in self.presence_fields and rules[i].kind not in ex.IMPLIES_PRESENT]
         self.total = 0
         self.failing: list[pl.DataFrame] = []
         self.keys: dict[str, list[pl.DataFrame]] = {f: [] for f in self.unique_fields}
@@ -101,26 +109,27 @@ class _Pass:
         """Per record: the row number, each non-``unique`` rule's flag, whether any failed, the
         value of each field only where one of its rules failed (else null), and for ``unique``
         fields the value and its hash (null when missing)."""
-        flags = [ex.fails(self.rules[i], self.present, precomputed=True).alias(_flag(i)) for i in self.streamed]
-        used = sorted({r.field for r in self.rules if r.field in self.present})
-        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in used]
+        flags = [ex.fails(self.rules[i], self.present, precomputed=True, masked=i not in self.recheck).alias(_flag(i))
+                 for i in self.streamed]
+        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in self.presence_fields]
         by_field: dict[str, list[str]] = {}
         for i in self.streamed:
             by_field.setdefault(self.rules[i].field, []).append(_flag(i))
         values = [pl.when(_any(by_field.get(f, []))).then(pl.col(f)).alias(f) for f in self.value_fields]
         keys = [c for f in self.unique_fields
                 for c in (pl.when(pl.col(ex.present_column(f))).then(pl.col(f)).alias(_key(f)),)]
-        hashes = [pl.when(pl.col(_key(f)).is_not_null()).then(pl.col(_key(f)).hash(seed=0)).alias(_hash(f))
-                  for f in self.unique_fields]
-        return (frame.with_row_index(ROW, offset=1).with_columns(presence).with_columns(flags)
-                .select(pl.col(ROW).cast(pl.Int64), *[pl.col(_flag(i)) for i in self.streamed],
+        hashes = [pl.col(_key(f)).hash(seed=0).alias(_hash(f)) for f in self.unique_fields]  # any value when null
+        # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
+        return (frame.with_columns(presence).with_columns(flags)
+                .select(*[pl.col(_flag(i)) for i in self.streamed],
                         _any([_flag(i) for i in self.streamed]).alias(FAILS), *values, *keys)
                 .with_columns(hashes))
 
     def __call__(self, batch: pl.DataFrame) -> None:
-        failing = batch.filter(pl.col(FAILS))
+        failing = batch.with_row_index(ROW, offset=self.total + 1).filter(pl.col(FAILS))
         if failing.height:
-            self.failing.append(failing.select(ROW, *[_flag(i) for i in self.streamed], *self.value_fields))
+            self.failing.append(failing.select(pl.col(ROW).cast(pl.Int64), *[_flag(i) for i in self.streamed],
+                                               *self.value_fields))
         for f in self.unique_fields:
             self.keys[f].append(batch.select(_key(f), _hash(f)))
         self.total += batch.height
@@ -132,10 +141,15 @@ class _Pass:
         earlier record (the first occurrence passes). Records whose 64-bit hash occurs more
         than once are the only candidates; among them, values are compared exactly, so a
         hash collision can never count a duplicate."""
-        keys = pl.concat(self.keys.pop(field), rechunk=False) if self.keys[field] else \
+        keys = pl.concat(self.keys.pop(field)) if self.keys[field] else \
             pl.DataFrame(schema={_key(field): pl.String, _hash(field): pl.UInt64})
-        keys = keys.with_row_index(ROW, offset=1)
-        candidates = keys.filter(pl.col(_hash(field)).is_not_null() & pl.col(_hash(field)).is_duplicated())
+        present = keys.get_column(_key(field)).is_not_null().to_numpy()
+        hashes = np.sort(keys.get_column(_hash(field)).to_numpy()[present])  # a radix sort: ~4x a hash table
+        repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        if not len(repeated):
+            return pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
+        candidates = keys.with_row_index(ROW, offset=1).filter(
+            pl.col(_key(field)).is_not_null() & pl.col(_hash(field)).is_in(pl.Series(repeated)))
         return candidates.filter(~pl.col(_key(field)).is_first_distinct()).select(
             pl.col(ROW).cast(pl.Int64), pl.col(_key(field)).alias(field))
 
@@ -159,6 +173,9 @@ class _Pass:
         empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
         failing = pl.concat(self.failing, how="vertical") if self.failing else empty
         self.failing = []
+        if self.recheck:  # streamed as supersets: a missing value does not fail these rules
+            failing = failing.with_columns([(pl.col(_flag(i)) & ~ex.missing(pl.col(rules[i].field))).alias(_flag(i))
+                                            for i in self.recheck])
         for field in self.unique_fields:
             repeats = self._repeats(field)
             idx = [i for i in self.unique_idx if rules[i].field == field]

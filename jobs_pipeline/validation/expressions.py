@@ -71,9 +71,14 @@ def _gtin_bad(col: pl.Expr, rule: Rule) -> pl.Expr:
     bad = ~digits | ~_gs1_ok(n)
     if rule.prefixes:
         # The 13-digit form is the value left-padded to 14 digits, minus its first digit:
-        # integer arithmetic on n % 10^13 instead of string padding.
+        # integer arithmetic on n % 10^13 instead of string padding; its leading L digits
+        # are looked up once per prefix length, not once per prefix.
         thirteen = n % 10**13
-        bad = bad | pl.any_horizontal([thirteen // 10 ** (13 - len(p)) == int(p) for p in rule.prefixes])
+        by_length: dict[int, list[int]] = {}
+        for p in rule.prefixes:
+            by_length.setdefault(len(p), []).append(int(p))
+        bad = bad | pl.any_horizontal([(thirteen // 10 ** (13 - length)).is_in(heads)
+                                       for length, heads in sorted(by_length.items())])
     return bad
 
 
@@ -99,19 +104,32 @@ def present_column(field: str) -> str:
     return f"__present:{field}"
 
 
-def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, precomputed: bool = False) -> pl.Expr:
+#: Kinds whose failure already implies a present value (a missing value is not a decimal).
+IMPLIES_PRESENT = frozenset({"range", "compare"})
+
+
+def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, precomputed: bool = False,
+          masked: bool = True) -> pl.Expr:
     """True where ``rule`` fails; never null. With ``precomputed``, the frame already holds
-    :func:`present_column` for every present field (computed once per field, not per rule)."""
+    :func:`present_column` for every present field (computed once per field, not per rule).
+    With ``masked=False`` (not for ``required``/``required_if``/``unique``), a missing value
+    is not excused: a superset of the failures, to be masked later with :func:`missing`."""
     if rule.kind == "required_if":
         cond = pl.all_horizontal(_holds(rule.when or {}, columns))
         if rule.unless:
             cond = cond & ~pl.any_horizontal(_holds(rule.unless, columns))
-        absent = missing(pl.col(rule.field)) if rule.field in columns else pl.lit(True)
+        if rule.field not in columns:
+            absent = pl.lit(True)
+        else:
+            absent = ~pl.col(present_column(rule.field)) if precomputed else missing(pl.col(rule.field))
         return (cond & absent).fill_null(False)
     if rule.field not in columns:
         return pl.lit(rule.kind == "required")
     col = pl.col(rule.field)
-    present = pl.col(present_column(rule.field)) if precomputed else ~missing(col)
+    if not masked or rule.kind in IMPLIES_PRESENT:
+        present = pl.lit(True)
+    else:
+        present = pl.col(present_column(rule.field)) if precomputed else ~missing(col)
     match rule.kind:
         case "required":
             return ~present
