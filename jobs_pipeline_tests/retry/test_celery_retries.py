@@ -2,7 +2,6 @@
 a real local redis-server): the task retries transient errors with the shared policy's
 countdown and ``max_retries``, and fails permanent errors at once."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from jobs_pipeline.jobs.model import JobContext, ValidationJob
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.samples import SampleFeed, sample_rows, write_csv
-from jobs_pipeline.telemetry.lake import PART_GLOB
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
 from jobs_pipeline_tests.retry.harness import FAST, job_runs, lake_events
 

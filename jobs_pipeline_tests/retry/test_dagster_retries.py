@@ -6,8 +6,6 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-import dagster as dg
-import pytest
 
 from jobs_pipeline.defs.resources import InMemoryQueueResource, JobServiceResource
 from jobs_pipeline.defs.validate_feed import validate_feed

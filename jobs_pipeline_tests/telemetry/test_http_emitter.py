@@ -6,7 +6,6 @@ outage lasts ``OUTAGE_S`` (the issue's 60 s shortened: the code path, spooling a
 the same; the backoff is configured small to match).
 """
 
-import gzip
 import json
 import logging
 import random

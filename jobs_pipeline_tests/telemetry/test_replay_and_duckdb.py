@@ -3,7 +3,6 @@ matching the lake ingestion's, exactly once."""
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
