@@ -98,6 +98,9 @@ class _Pass:
         # In the stream: every rule but ``unique`` (decided after the pass) and the absent
         # required columns (they fail every record: counted, not streamed).
         self.streamed = [i for i in range(len(rules)) if i not in self.unique_idx and i not in self.absent_idx]
+        self.field_flags: dict[str, list[str]] = {}
+        for i in self.streamed:
+            self.field_flags.setdefault(rules[i].field, []).append(_flag(i))
         # "Is it missing?" costs a string pass per column: the stream computes it only for the
         # fields whose rules are about presence; elsewhere a rule's streamed flag does not
         # excuse a missing value (a superset) and :meth:`finish` masks it on the failing rows.
@@ -122,18 +125,14 @@ class _Pass:
         flags = [ex.fails(self.rules[i], self.present, precomputed=True, masked=i not in self.recheck).alias(_flag(i))
                  for i in self.streamed]
         presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in self.presence_fields]
-        by_field: dict[str, list[str]] = {}
-        for i in self.streamed:
-            by_field.setdefault(self.rules[i].field, []).append(_flag(i))
-        values = [pl.when(_any(by_field.get(f, []))).then(pl.col(f)).alias(f) for f in self.value_fields]
-        keys = [c for f in self.unique_fields
-                for c in (pl.when(pl.col(ex.present_column(f))).then(pl.col(f)).alias(_key(f)),)]
-        hashes = [pl.col(_key(f)).hash(seed=0).alias(_hash(f)) for f in self.unique_fields]  # any value when null
+        # Values pass through as read (no copy); only the failing rows' are kept, in __call__.
+        keys = [pl.col(ex.present_column(f)).alias(_key(f)) for f in self.unique_fields]
+        hashes = [pl.col(f).hash(seed=0).alias(_hash(f)) for f in self.unique_fields]
         # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
         return (frame.with_columns(presence).with_columns(flags)
                 .select(*[pl.col(_flag(i)) for i in self.streamed],
-                        _any([_flag(i) for i in self.streamed]).alias(FAILS), *values, *keys)
-                .with_columns(hashes))
+                        _any([_flag(i) for i in self.streamed]).alias(FAILS),
+                        *map(pl.col, sorted(set(self.value_fields) | set(self.unique_fields))), *keys, *hashes))
 
     def __call__(self, batch: pl.DataFrame) -> None:
         # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
@@ -142,7 +141,8 @@ class _Pass:
         failing = batch.with_row_index(ROW, offset=self.total + 1).filter(pl.col(FAILS))
         if failing.height:
             self.failing.append(failing.select(pl.col(ROW).cast(pl.Int64), *[_flag(i) for i in self.streamed],
-                                               *[_owned(f) for f in self.value_fields]))
+                                               *[pl.when(_any(self.field_flags.get(f, []))).then(_owned(f)).alias(f)
+                                                 for f in self.value_fields]))
         for f in self.unique_fields:
             self._remember(f, batch, self.total)
         self.total += batch.height
@@ -157,7 +157,7 @@ class _Pass:
         always among them, so the report has its value without keeping every value."""
         hashes = batch.get_column(_hash(field))
         h = hashes.to_numpy()
-        present = batch.get_column(_key(field)).is_not_null().to_numpy()
+        present = batch.get_column(_key(field)).to_numpy()
         slot = h >> np.uint64(64 - BLOOM_BITS_LOG2)
         byte, bit = (slot >> np.uint64(3)).astype(np.int64), (slot & np.uint64(7)).astype(np.uint8)
         bloom = self.bloom[field]
@@ -172,7 +172,7 @@ class _Pass:
         if maybe.any():
             rows = np.flatnonzero(maybe)
             self.maybe[field].append(pl.DataFrame({ROW: rows.astype(np.int64) + offset + 1}).with_columns(
-                batch.get_column(_key(field)).gather(rows).alias(field) + pl.lit("")))
+                batch.get_column(field).gather(rows).alias(field) + pl.lit("")))
 
     def _repeats(self, field: str) -> pl.DataFrame:
         """``unique`` on ``field``: (row, value) of each present value whose 64-bit hash
