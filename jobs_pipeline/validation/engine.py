@@ -31,7 +31,7 @@ from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encodin
 
 ROW = "__row"
 FAILS = "__fails"
-REPORT_WRITE_ROWS = 100_000
+REPORT_SLICE_RECORDS = 50_000
 BLOOM_BITS_LOG2 = 27
 SAMPLE_VALUE_CHARS = 120
 
@@ -215,7 +215,7 @@ class _Pass:
         rules = self.rules
         flag_schema = {_flag(i): pl.Boolean for i in self.streamed}
         empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
-        failing = pl.concat(self.failing, how="vertical") if self.failing else empty
+        failing = pl.concat(self.failing, how="vertical", rechunk=False) if self.failing else empty
         self.failing = []
         if self.recheck:  # streamed as supersets: a missing value does not fail these rules
             failing = failing.with_columns([(pl.col(_flag(i)) & ~ex.missing(pl.col(rules[i].field))).alias(_flag(i))
@@ -237,11 +237,28 @@ class _Pass:
         self._count_absent()
         if self.report is None and self.sample_limit <= 0:
             return
-        parts = []
-        for i in self.reportable:
-            if not self.totals[f"rule:{i}"]:
+        # Report rows in record then rule order, built a slice of failing records at a time
+        # (the failing rows are sorted by record), so the report never exists whole in memory.
+        reported = [i for i in self.reportable if self.totals[f"rule:{i}"]]
+        for start in range(0, failing.height, REPORT_SLICE_RECORDS):
+            rows = self._report_rows(failing.slice(start, REPORT_SLICE_RECORDS), reported)
+            if rows is None:
                 continue
-            rule = rules[i]
+            if self.report is not None:
+                self.report.write(rows)
+            room = self.sample_limit - len(self.sample)
+            for r in rows.head(max(room, 0)).iter_rows(named=True):
+                value = r["value"]
+                self.sample.append(RecordError(row=r["row"], field=r["field"], rule=r["rule"],
+                                               severity=r["severity"], message=r["message"],
+                                               value=None if value is None else value[:SAMPLE_VALUE_CHARS]))
+            if self.report is None and len(self.sample) >= self.sample_limit:
+                break
+
+    def _report_rows(self, failing: pl.DataFrame, reported: list[int]) -> pl.DataFrame | None:
+        parts = []
+        for i in reported:
+            rule = self.rules[i]
             value = pl.col(rule.field).str.slice(0, REPORT_VALUE_CHARS) if rule.field in self.present \
                 else pl.lit(None, dtype=pl.String)
             parts.append(failing.filter(pl.col(_flag(i))).select(
@@ -249,17 +266,8 @@ class _Pass:
                 pl.lit(rule.field).alias("field"), pl.lit(rule.rule_id).alias("rule"),
                 pl.lit(rule.severity).alias("severity"), value.cast(pl.String).alias("value"),
                 pl.lit(ex.message(rule)).alias("message")))
-        if not parts:
-            return
-        rows = pl.concat(parts).sort("row", "__i").drop("__i")
-        if self.report is not None:
-            for start in range(0, rows.height, REPORT_WRITE_ROWS):
-                self.report.write(rows.slice(start, REPORT_WRITE_ROWS))
-        for r in rows.head(max(self.sample_limit, 0)).iter_rows(named=True):
-            value = r["value"]
-            self.sample.append(RecordError(row=r["row"], field=r["field"], rule=r["rule"],
-                                           severity=r["severity"], message=r["message"],
-                                           value=None if value is None else value[:SAMPLE_VALUE_CHARS]))
+        rows = pl.concat(parts).sort("row", "__i").drop("__i") if parts else None
+        return rows if rows is not None and rows.height else None
 
 
 def validate_file(
