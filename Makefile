@@ -28,6 +28,7 @@ demo: install
 	$(VENV)/bin/jobs-pipeline demo
 
 test: install
+	bash .ci/ensure-services
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 dev: install
