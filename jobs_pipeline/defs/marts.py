@@ -33,13 +33,6 @@ def _day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> d
     return date.fromisoformat(context.partition_key)
 
 
-def _refresh(warehouse: DuckDBWarehouseResource, mart: marts.Mart, day: date) -> tuple[int, dict]:
-    with warehouse.connect() as con:
-        rows = marts.refresh_day(con, mart, day)
-        figures = check_day(con, mart.table, day)
-    return rows, figures
-
-
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
           freshness_policy=FRESHNESS,
           description="Jobs, records, error_rate and warning_rate by marketplace, category, region and UTC day.")
