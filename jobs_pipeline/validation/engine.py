@@ -13,14 +13,15 @@ message, not as one report row per record.
 """
 
 import dataclasses
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from jobs_pipeline.errors import FeedFormatError
 from jobs_pipeline.validation import expressions as ex
+from jobs_pipeline.validation.candidates import Candidates
 from jobs_pipeline.validation.columns import map_columns
 from jobs_pipeline.validation.feed_errors import FeedStructureError
 from jobs_pipeline.validation.reader import first_ragged_row, open_table
@@ -32,7 +33,7 @@ from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encodin
 ROW = "__row"
 FAILS = "__fails"
 REPORT_SLICE_RECORDS = 50_000
-BLOOM_BITS_LOG2 = 27
+EXACT_CHECK_ROWS = 50_000
 SAMPLE_VALUE_CHARS = 120
 
 
@@ -44,10 +45,6 @@ def _hash(field: str) -> str:
     return f"__hash:{field}"
 
 
-def _key(field: str) -> str:
-    return f"__key:{field}"
-
-
 def _any(names: list[str]) -> pl.Expr:
     return pl.any_horizontal([pl.col(n) for n in names]) if names else pl.lit(False)
 
@@ -57,19 +54,61 @@ def _owned(name: str) -> pl.Expr:
     return (pl.col(name) + pl.lit("")).alias(name)
 
 
+class _UniqueValues:
+    """``unique`` on one field across batches, in bounded memory.
+
+    Each record's 64-bit hash (null when the value is missing) stays in memory: 8 bytes a
+    record. The values go to a spill file per batch and are read back, after the pass, only
+    for the records whose hash repeats; among those, polars finds the exact repeats by
+    value, so a hash collision cannot count a duplicate that is not one.
+    """
+
+    def __init__(self, field: str, workdir: Path) -> None:
+        self.field = field
+        self.workdir = workdir
+        self.hashes: list[pl.Series] = []
+        self.files: list[Path] = []
+
+    def add(self, batch: pl.DataFrame) -> None:
+        self.hashes.append(batch.get_column(_hash(self.field)))
+        path = self.workdir / f"unique-{len(self.files):06d}.arrow"
+        batch.select(self.field).write_ipc(path)
+        self.files.append(path)
+
+    def repeats(self) -> pl.DataFrame:
+        """(row, value) of each present value that an earlier record already had."""
+        empty = pl.DataFrame(schema={ROW: pl.Int64, self.field: pl.String})
+        if not self.hashes:
+            return empty
+        hashes = pl.concat(self.hashes).rechunk()
+        self.hashes = []
+        keys = hashes.drop_nulls().sort()  # sorted: a repeat sits next to its twin (cheaper than hashing)
+        repeated = keys.filter(keys == keys.shift(1))
+        del keys
+        if not len(repeated):
+            return empty
+        involved = hashes.is_in(repeated.unique().implode()).fill_null(False).arg_true()
+        del hashes
+        values = (pl.scan_ipc(self.files).with_row_index(ROW, offset=1)
+                  .filter(pl.col(ROW).is_in((involved + 1).implode())).collect())
+        return values.filter(~pl.col(self.field).is_first_distinct()).select(
+            pl.col(ROW).cast(pl.Int64), _owned(self.field))
+
+
 class _Pass:
     """State of one validation pass over a table.
 
-    polars computes every rule's flag in its streaming engine; each batch that reaches
-    :meth:`__call__` costs Python almost nothing: its failing rows (a few percent, with the
-    values of the failing fields only) are kept, the 64-bit hashes and values of ``unique``
-    fields are appended, and progress is reported. Everything else happens once, after the
-    pass, on the failing rows: ``unique`` repeats (:meth:`_repeats`), the counts (all zero on
-    a row that fails nothing), the report and the sample (:meth:`finish`).
+    polars streams the file and computes, per record, a cheap test that is True wherever
+    some rule may fail (:mod:`.candidates`). Each batch that reaches :meth:`__call__` keeps
+    only those candidates (a few percent), runs the exact rules on them and keeps the rows
+    that really fail, with the values of their failing fields; ``unique`` fields hand over
+    their hashes and values (:class:`_UniqueValues`); progress is reported. Once the pass
+    is over, :meth:`finish` adds ``unique``'s repeats and derives the counts (all zero on a
+    row that fails nothing), the report and the sample from the failing rows.
     """
 
     def __init__(self, rules: list[Rule], present: set[str], report: ErrorReportWriter | None,
-                 sample_limit: int, on_progress: Callable[[int], None] | None) -> None:
+                 sample_limit: int, on_progress: Callable[[int], None] | None, workdir: Path) -> None:
         self.rules = rules
         self.present = present
         self.report = report
@@ -101,101 +140,69 @@ class _Pass:
         self.field_flags: dict[str, list[str]] = {}
         for i in self.streamed:
             self.field_flags.setdefault(rules[i].field, []).append(_flag(i))
-        # "Is it missing?" costs a string pass per column: the stream computes it only for the
-        # fields whose rules are about presence; elsewhere a rule's streamed flag does not
-        # excuse a missing value (a superset) and :meth:`finish` masks it on the failing rows.
-        self.presence_fields = sorted({r.field for r in rules if r.field in present
-                                       and r.kind in ("required", "required_if", "unique")})
-        self.recheck = [i for i in self.streamed if rules[i].field in present
-                        and rules[i].field not in self.presence_fields and rules[i].kind not in ex.IMPLIES_PRESENT]
+        # Every field the exact rules read: their own, ``compare``'s other, conditions.
+        read = set(self.value_fields) | set(self.unique_fields)
+        for i in self.streamed:
+            r = rules[i]
+            read |= {r.other} if r.other else set()
+            read |= set(r.when or {}) | set(r.unless or {})
+        self.read_fields = sorted(read & present)
+        self.candidates = Candidates(rules, present)
+        self.exact = [ex.fails(rules[i], present).alias(_flag(i)) for i in self.streamed]
         self.total = 0
         self.failing: list[pl.DataFrame] = []
-        self.hashes: dict[str, list[np.ndarray]] = {f: [] for f in self.unique_fields}
-        self.presence: dict[str, list[np.ndarray]] = {f: [] for f in self.unique_fields}
-        self.bloom: dict[str, np.ndarray] = {f: np.zeros(1 << (BLOOM_BITS_LOG2 - 3), dtype=np.uint8)
-                                             for f in self.unique_fields}
-        self.maybe: dict[str, list[pl.DataFrame]] = {f: [] for f in self.unique_fields}
+        self.pending: list[pl.DataFrame] = []  # candidates not yet checked exactly
+        self.pending_rows = 0
+        self.unique = {f: _UniqueValues(f, workdir / f"unique-{k}") for k, f in enumerate(self.unique_fields)}
+        for u in self.unique.values():
+            u.workdir.mkdir(parents=True, exist_ok=True)
         self.totals: dict[str, int] = {}
         self.sample: list[RecordError] = []
 
     def lazy_flags(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        """Per record: the row number, each non-``unique`` rule's flag, whether any failed, the
-        value of each field only where one of its rules failed (else null), and for ``unique``
-        fields the value and its hash (null when missing)."""
-        flags = [ex.fails(self.rules[i], self.present, precomputed=True, masked=i not in self.recheck).alias(_flag(i))
-                 for i in self.streamed]
-        presence = [(~ex.missing(pl.col(f))).alias(ex.present_column(f)) for f in self.presence_fields]
+        """Per record: whether it is a candidate (may fail a streamed rule), the values the
+        exact rules read and, for ``unique`` fields, the value's hash (null when missing)."""
+        c = self.candidates
+        tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
+        hashes = [pl.when(~ex.missing(pl.col(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
+                  for f in self.unique_fields]
         # Values pass through as read (no copy); only the failing rows' are kept, in __call__.
-        keys = [pl.col(ex.present_column(f)).alias(_key(f)) for f in self.unique_fields]
-        hashes = [pl.col(f).hash(seed=0).alias(_hash(f)) for f in self.unique_fields]
         # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
-        return (frame.with_columns(presence).with_columns(flags)
-                .select(*[pl.col(_flag(i)) for i in self.streamed],
-                        _any([_flag(i) for i in self.streamed]).alias(FAILS),
-                        *map(pl.col, sorted(set(self.value_fields) | set(self.unique_fields))), *keys, *hashes))
+        candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
+        return frame.select(candidate.alias(FAILS), *map(pl.col, self.read_fields), *hashes)
 
     def __call__(self, batch: pl.DataFrame) -> None:
         # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
         # whole batch was read into, so keeping a few rows as they are would keep all of the
         # batch's text alive (10M rows: 3.2 GB peak RSS instead of under 1 GB).
-        failing = batch.with_row_index(ROW, offset=self.total + 1).filter(pl.col(FAILS))
-        if failing.height:
-            self.failing.append(failing.select(pl.col(ROW).cast(pl.Int64), *[_flag(i) for i in self.streamed],
-                                               *[pl.when(_any(self.field_flags.get(f, []))).then(_owned(f)).alias(f)
-                                                 for f in self.value_fields]))
-        for f in self.unique_fields:
-            self._remember(f, batch, self.total)
+        candidates = batch.with_row_index(ROW, offset=self.total + 1).filter(pl.col(FAILS))
+        if candidates.height:
+            self.pending.append(candidates.select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields)))
+            self.pending_rows += candidates.height
+            if self.pending_rows >= EXACT_CHECK_ROWS:
+                self._check_pending()
+        for u in self.unique.values():
+            u.add(batch)
         self.total += batch.height
         if self.on_progress is not None:
             self.on_progress(self.total)
 
-    def _remember(self, field: str, batch: pl.DataFrame, offset: int) -> None:
-        """``unique`` state for one batch: every record's 64-bit hash (8 bytes a record) and
-        presence, and the value of the records that may repeat an earlier one: those whose
-        hash bit was already set in a 2^27-bit filter (16 MB; a few percent of false
-        positives at 10M values) or that repeat a hash within the batch. A real repeat is
-        always among them, so the report has its value without keeping every value."""
-        hashes = batch.get_column(_hash(field))
-        h = hashes.to_numpy()
-        present = batch.get_column(_key(field)).to_numpy()
-        slot = h >> np.uint64(64 - BLOOM_BITS_LOG2)
-        byte, bit = (slot >> np.uint64(3)).astype(np.int64), (slot & np.uint64(7)).astype(np.uint8)
-        bloom = self.bloom[field]
-        maybe = present & (((bloom[byte] >> bit) & 1).astype(bool) | hashes.is_duplicated().to_numpy())
-        byte, mask = byte[present], np.left_shift(np.uint8(1), bit[present])
-        while len(byte):  # fancy |= keeps one write per byte: repeat for the bits it dropped (np.bitwise_or.at is ~10x slower)
-            bloom[byte] |= mask
-            lost = (bloom[byte] & mask) == 0
-            byte, mask = byte[lost], mask[lost]
-        self.hashes[field].append(h)
-        self.presence[field].append(present)
-        if maybe.any():
-            rows = np.flatnonzero(maybe)
-            self.maybe[field].append(pl.DataFrame({ROW: rows.astype(np.int64) + offset + 1}).with_columns(
-                batch.get_column(field).gather(rows).alias(field) + pl.lit("")))
-
-    def _repeats(self, field: str) -> pl.DataFrame:
-        """``unique`` on ``field``: (row, value) of each present value whose 64-bit hash
-        already appeared in an earlier record (the first occurrence passes). A hash collision
-        (odds ~n²/2⁶⁵: ~3e-6 at 10M distinct values) could only over-count a duplicate."""
-        empty = pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
-        if not self.hashes[field]:
-            return empty
-        h = np.concatenate(self.hashes.pop(field))
-        present = np.concatenate(self.presence.pop(field))
-        seen = np.sort(h[present])  # a radix sort: ~4x faster than a hash table here
-        repeated = np.unique(seen[1:][seen[1:] == seen[:-1]])
-        del seen
-        if not len(repeated):
-            return empty
-        hashes = pl.Series(h)
-        rows = np.flatnonzero(present & hashes.is_in(pl.Series(repeated)).to_numpy())
-        del present
-        groups = pl.DataFrame({ROW: rows.astype(np.int64) + 1, "__h": h[rows]})
-        del h, hashes
-        repeats = groups.filter(~pl.col("__h").is_first_distinct()).select(ROW)
-        maybe = pl.concat(self.maybe.pop(field)) if self.maybe[field] else empty
-        return repeats.join(maybe, on=ROW, how="left")  # every repeat is among the "maybe" rows
+    def _check_pending(self) -> None:
+        """The exact rules on the candidates gathered so far (a few batches' worth: polars'
+        fixed cost per expression is paid once per ``EXACT_CHECK_ROWS`` candidates, not per
+        batch); the rows that really fail are kept, with the values of their failing fields."""
+        if not self.pending:
+            return
+        candidates = pl.concat(self.pending, how="vertical", rechunk=False)
+        self.pending, self.pending_rows = [], 0
+        flags = [_flag(i) for i in self.streamed]
+        failing = (candidates.lazy().select(ROW, *self.exact, *self.value_fields)
+                   .filter(_any(flags))
+                   .select(ROW, *flags, *[pl.when(_any(self.field_flags.get(f, []))).then(pl.col(f)).alias(f)
+                                          for f in self.value_fields])
+                   .collect())
+        if failing.height:
+            self.failing.append(failing)
 
     def _count_absent(self) -> None:
         """An absent required column fails its rule on every record (never streamed)."""
@@ -213,15 +220,13 @@ class _Pass:
     def finish(self) -> None:
         """Counts, report and sample from the failing rows, once the pass is over."""
         rules = self.rules
+        self._check_pending()
         flag_schema = {_flag(i): pl.Boolean for i in self.streamed}
         empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
         failing = pl.concat(self.failing, how="vertical", rechunk=False) if self.failing else empty
         self.failing = []
-        if self.recheck:  # streamed as supersets: a missing value does not fail these rules
-            failing = failing.with_columns([(pl.col(_flag(i)) & ~ex.missing(pl.col(rules[i].field))).alias(_flag(i))
-                                            for i in self.recheck])
         for field in self.unique_fields:
-            repeats = self._repeats(field)
+            repeats = self.unique[field].repeats()
             idx = [i for i in self.unique_idx if rules[i].field == field]
             marks = repeats.select(ROW, *[pl.lit(True).alias(_flag(i)) for i in idx], pl.col(field).alias("__v"))
             failing = failing.join(marks, on=ROW, how="full", coalesce=True)
@@ -237,37 +242,35 @@ class _Pass:
         self._count_absent()
         if self.report is None and self.sample_limit <= 0:
             return
-        # Report rows in record then rule order, built a slice of failing records at a time
-        # (the failing rows are sorted by record), so the report never exists whole in memory.
+        # Report rows in record then rule order. Each slice of failing records (sorted by
+        # record) is sorted by rule on its own, so the report never exists whole in memory:
+        # polars streams the slices into the files one after the other.
         reported = [i for i in self.reportable if self.totals[f"rule:{i}"]]
-        for start in range(0, failing.height, REPORT_SLICE_RECORDS):
-            rows = self._report_rows(failing.slice(start, REPORT_SLICE_RECORDS), reported)
-            if rows is None:
-                continue
-            if self.report is not None:
-                self.report.write(rows)
-            room = self.sample_limit - len(self.sample)
-            for r in rows.head(max(room, 0)).iter_rows(named=True):
+        if not reported:
+            return
+        if self.report is not None:
+            self.report.write(pl.concat([self._report_rows(failing.slice(start, REPORT_SLICE_RECORDS), reported)
+                                         for start in range(0, failing.height, REPORT_SLICE_RECORDS)]))
+        if self.sample_limit > 0:  # a record fails at least one rule: the first N records hold the first N rows
+            for r in self._report_rows(failing.head(self.sample_limit), reported).head(self.sample_limit).collect(
+                    ).iter_rows(named=True):
                 value = r["value"]
                 self.sample.append(RecordError(row=r["row"], field=r["field"], rule=r["rule"],
                                                severity=r["severity"], message=r["message"],
                                                value=None if value is None else value[:SAMPLE_VALUE_CHARS]))
-            if self.report is None and len(self.sample) >= self.sample_limit:
-                break
 
-    def _report_rows(self, failing: pl.DataFrame, reported: list[int]) -> pl.DataFrame | None:
+    def _report_rows(self, failing: pl.DataFrame, reported: list[int]) -> pl.LazyFrame:
         parts = []
         for i in reported:
             rule = self.rules[i]
             value = pl.col(rule.field).str.slice(0, REPORT_VALUE_CHARS) if rule.field in self.present \
                 else pl.lit(None, dtype=pl.String)
-            parts.append(failing.filter(pl.col(_flag(i))).select(
+            parts.append(failing.lazy().filter(pl.col(_flag(i))).select(
                 pl.col(ROW).alias("row"), pl.lit(i, dtype=pl.Int32).alias("__i"),
                 pl.lit(rule.field).alias("field"), pl.lit(rule.rule_id).alias("rule"),
                 pl.lit(rule.severity).alias("severity"), value.cast(pl.String).alias("value"),
                 pl.lit(ex.message(rule)).alias("message")))
-        rows = pl.concat(parts).sort("row", "__i").drop("__i") if parts else None
-        return rows if rows is not None and rows.height else None
+        return pl.concat(parts).sort("row", "__i").drop("__i")
 
 
 def validate_file(
@@ -329,13 +332,20 @@ def _explain(feed: PlainFeed) -> FeedFormatError:
 
 def _validate(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int, report_dir, limits: ReadLimits
               ) -> ValidationResult:
+    # Scratch space of the pass (``unique``'s spilled values), next to the feed's own.
+    with tempfile.TemporaryDirectory(prefix="pass-", dir=feed.workdir) as scratch:
+        return _validate_in(feed, ruleset, on_progress, sample_limit, report_dir, limits, Path(scratch))
+
+
+def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int, report_dir, limits: ReadLimits,
+                 scratch: Path) -> ValidationResult:
     table = open_table(feed)
     label = feed.original.name
     cmap = map_columns(table.columns, ruleset, label)
     frame = table.frame.rename(cmap.renames) if cmap.renames else table.frame
     rules = ruleset.rules
     report = ErrorReportWriter(Path(report_dir)) if report_dir is not None else None
-    state = _Pass(rules, cmap.present, report, sample_limit, on_progress)
+    state = _Pass(rules, cmap.present, report, sample_limit, on_progress, scratch)
     fmt = f"{table.feed_format}+{feed.compression}" if feed.compression else table.feed_format
     result = ValidationResult(feed_format=fmt, encoding=table.encoding, columns=table.columns)
     for i in sorted(state.absent_idx):

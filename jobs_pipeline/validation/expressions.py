@@ -32,7 +32,7 @@ def number(col: pl.Expr) -> pl.Expr:
     return pl.when(col.str.contains(DECIMAL)).then(col.cast(pl.Float64, strict=False))
 
 
-def _in_range(value: pl.Expr, rule: Rule) -> pl.Expr:
+def in_range(value: pl.Expr, rule: Rule) -> pl.Expr:
     ok = pl.lit(True)
     if rule.min is not None:
         ok = ok & ((value > rule.min) if rule.min_exclusive else (value >= rule.min))
@@ -82,19 +82,17 @@ def _gtin_bad(col: pl.Expr, rule: Rule) -> pl.Expr:
     return bad
 
 
+def holds(field: str, values: list[str]) -> pl.Expr:
+    """The condition of ``required_if``: the field's trimmed, lower-cased value is listed."""
+    wanted = [v.strip().lower() for v in values]
+    return pl.col(field).str.strip_chars().str.to_lowercase().is_in(wanted).fill_null(False)
+
+
 def _holds(conditions: dict[str, list[str]], columns: set[str]) -> list[pl.Expr]:
-    """One expression per condition: the field's trimmed, lower-cased value is listed."""
-    out = []
-    for name, values in conditions.items():
-        if name not in columns:
-            out.append(pl.lit(False))
-        else:
-            wanted = [v.strip().lower() for v in values]
-            out.append(pl.col(name).str.strip_chars().str.to_lowercase().is_in(wanted).fill_null(False))
-    return out
+    return [holds(name, values) if name in columns else pl.lit(False) for name, values in conditions.items()]
 
 
-def _compare(left: pl.Expr, op: str, right: pl.Expr) -> pl.Expr:
+def compare(left: pl.Expr, op: str, right: pl.Expr) -> pl.Expr:
     return {"<": left < right, "<=": left <= right, "==": left == right, "!=": left != right,
             ">=": left >= right, ">": left > right}[op]
 
@@ -109,11 +107,12 @@ IMPLIES_PRESENT = frozenset({"range", "compare"})
 
 
 def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, precomputed: bool = False,
-          masked: bool = True) -> pl.Expr:
+          masked: bool = True, null_fails: bool = False) -> pl.Expr:
     """True where ``rule`` fails; never null. With ``precomputed``, the frame already holds
     :func:`present_column` for every present field (computed once per field, not per rule).
     With ``masked=False`` (not for ``required``/``required_if``/``unique``), a missing value
-    is not excused: a superset of the failures, to be masked later with :func:`missing`."""
+    is not excused: a superset of the failures (see :mod:`.candidates`); ``null_fails``
+    then counts a null value as failing too."""
     if rule.kind == "required_if":
         cond = pl.all_horizontal(_holds(rule.when or {}, columns))
         if rule.unless:
@@ -138,9 +137,9 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, preco
             if rule.type == "date":
                 bad = bad | col.str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_null()
         case "range":
-            bad = ~_in_range(number(col), rule)  # null (not a number) -> passes: see type
+            bad = ~in_range(number(col), rule)  # null (not a number) -> passes: see type
         case "decimal_range":  # ruleset v1 form: a decimal format check and a range in one rule
-            bad = ~col.str.contains(r"^[0-9]+(\.[0-9]+)?$") | ~_in_range(col.cast(pl.Float64, strict=False), rule)
+            bad = ~col.str.contains(r"^[0-9]+(\.[0-9]+)?$") | ~in_range(col.cast(pl.Float64, strict=False), rule)
         case "length":
             chars = col.str.len_chars()
             bad = pl.lit(False)
@@ -164,10 +163,10 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, preco
         case "compare":
             if rule.other not in columns:
                 return pl.lit(False)
-            bad = ~_compare(number(col), rule.op or "<=", number(pl.col(rule.other)))  # null -> skip
+            bad = ~compare(number(col), rule.op or "<=", number(pl.col(rule.other)))  # null -> skip
         case _:  # pragma: no cover - guarded by the Rule model
             raise ValueError(rule.kind)
-    return (present & bad.fill_null(False)).fill_null(False)
+    return (present & bad.fill_null(null_fails)).fill_null(False)
 
 
 def message(rule: Rule) -> str:

@@ -1,0 +1,110 @@
+"""Cheap supersets of each rule's failures, for the streaming pass.
+
+The exact rules (:func:`.expressions.fails`) cost a regex, a strip or a character count per
+value. The streaming pass only needs to know which records *may* fail something: those few
+(a few percent in a real feed) are then checked exactly, a batch at a time. So each rule
+here has a cheaper test that is True wherever the exact one is (and perhaps elsewhere):
+
+- ``length`` with only a maximum compares bytes (O(1) per value) instead of characters:
+  a value never has more characters than bytes.
+- ``range``/``compare`` cast without first checking the strict decimal format.
+- ``required`` costs nothing when another rule on the field already fails every missing
+  value (a type regex, an enum without blank values, an https URL, a GTIN).
+- ``required_if`` drops the strip/lower-case of its condition when the condition field has
+  an ``enum``: only values listed there that do not satisfy the condition are ruled out.
+
+The invariant ``fails(rule) implies may_fail(rule)`` is what keeps the counts exact; it is
+tested rule kind by rule kind (``jobs_pipeline_tests/validation/test_candidates.py``) and by
+the engine/reference agreement tests.
+"""
+
+import polars as pl
+
+from jobs_pipeline.validation import expressions as ex
+from jobs_pipeline.validation.rulesets import Rule
+
+#: Kinds whose unmasked test fails every missing value (null, empty, blank).
+_STRICT_KINDS = frozenset({"type", "https_url", "gtin"})
+
+
+def fails_every_missing(rule: Rule) -> bool:
+    """Whether :func:`may_fail` of ``rule`` is True on every missing value of its field."""
+    if rule.kind == "enum":
+        return all(v.strip() != "" for v in rule.values or [])
+    return rule.kind in _STRICT_KINDS
+
+
+class Candidates:
+    """The superset tests of one ruleset on the columns a file has."""
+
+    def __init__(self, rules: list[Rule], columns: set[str]) -> None:
+        self.rules = rules
+        self.columns = columns
+        # The enum values of each field: a condition on such a field can rule values out.
+        self.enums: dict[str, list[str]] = {}
+        for r in rules:
+            if r.kind == "enum" and r.field in columns:
+                self.enums.setdefault(r.field, []).extend(r.values or [])
+        self._strict: dict[str, Rule] = {}
+        for r in rules:
+            if r.field in columns and r.field not in self._strict and fails_every_missing(r):
+                self._strict[r.field] = r
+
+    def maybe_missing(self, field: str) -> pl.Expr:
+        """True on every missing value of a present ``field`` (reusing a rule's test when one
+        already fails them all: the same expression, so polars computes it once)."""
+        strict = self._strict.get(field)
+        return self._unmasked(strict) if strict is not None else ex.missing(pl.col(field))
+
+    def covered(self, rule: Rule) -> bool:
+        """A ``required`` rule whose failures another rule's test already includes."""
+        return rule.kind == "required" and rule.field in self._strict
+
+    def may_fail(self, rule: Rule) -> pl.Expr:
+        """True wherever ``fails(rule)`` is True; never null."""
+        if rule.kind == "required_if":
+            return self._required_if(rule)
+        if rule.field not in self.columns:
+            return pl.lit(rule.kind == "required")
+        if rule.kind == "required":
+            return self.maybe_missing(rule.field)
+        return self._unmasked(rule)
+
+    def _unmasked(self, rule: Rule) -> pl.Expr:
+        col = pl.col(rule.field)
+        match rule.kind:
+            case "length" if rule.min is None and rule.max is not None:
+                return (col.str.len_bytes() > int(rule.max)).fill_null(False)
+            case "range":
+                return (~ex.in_range(col.cast(pl.Float64, strict=False), rule)).fill_null(False)
+            case "compare":
+                if rule.other not in self.columns:
+                    return pl.lit(False)
+                right = pl.col(rule.other).cast(pl.Float64, strict=False)
+                return (~ex.compare(col.cast(pl.Float64, strict=False), rule.op or "<=", right)).fill_null(False)
+            case _:
+                # A rule that fails every blank value must fail null too (it stands in for
+                # ``required``, see :meth:`maybe_missing`); any other rule excuses null.
+                return ex.fails(rule, self.columns, masked=False, null_fails=fails_every_missing(rule))
+
+    def _holds(self, field: str, values: list[str]) -> pl.Expr:
+        """True wherever the exact condition (trimmed, lower-cased value listed) may hold."""
+        if field not in self.columns:
+            return pl.lit(False)
+        wanted = {v.strip().lower() for v in values}
+        listed = self.enums.get(field)
+        if listed:
+            ruled_out = [v for v in listed if v.strip().lower() not in wanted]
+            return pl.col(field).is_not_null() & ~pl.col(field).is_in(ruled_out)
+        return ex.holds(field, values)
+
+    def _required_if(self, rule: Rule) -> pl.Expr:
+        cond = pl.all_horizontal([self._holds(f, vs) for f, vs in (rule.when or {}).items()]) \
+            if rule.when else pl.lit(True)
+        if rule.unless:
+            # A value written exactly as listed surely holds: those records surely pass.
+            surely = [pl.col(f).is_in(vs).fill_null(False) for f, vs in rule.unless.items() if f in self.columns]
+            if surely:
+                cond = cond & ~pl.any_horizontal(surely)
+        absent = self.maybe_missing(rule.field) if rule.field in self.columns else pl.lit(True)
+        return (cond & absent).fill_null(False)
