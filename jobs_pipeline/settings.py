@@ -72,11 +72,13 @@ class Settings(BaseSettings):
     sample_errors_limit: int = Field(20, ge=0)
     # Feed limits (validation): an upload over FEED_MAX_FILE_BYTES, or expanding past
     # FEED_MAX_DECOMPRESSED_BYTES / FEED_MAX_COMPRESSION_RATIO, is refused; FEED_BATCH_ROWS
-    # records are validated at a time (the memory budget).
+    # records are validated at a time and polars reads FEED_CSV_CHUNK_BYTES of CSV text at a
+    # time (together, the memory budget).
     feed_max_file_bytes: int = Field(2 << 30, gt=0)
     feed_max_decompressed_bytes: int = Field(8 << 30, gt=0)
     feed_max_compression_ratio: float = Field(100.0, gt=1)
     feed_batch_rows: int = Field(100_000, gt=0)
+    feed_csv_chunk_bytes: int = Field(4 << 20, ge=64 << 10)
 
     # Retries of transient/throttled failures (jobs_pipeline.jobs.retry, docs/retries.md).
     retry_max_attempts: int = Field(3, ge=1, description="Attempts per job, the first included.")

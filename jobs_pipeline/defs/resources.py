@@ -47,11 +47,12 @@ class JobServiceResource(dg.ConfigurableResource):
     reports_uri: str = ""
     aws_endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for an s3:// reports_uri
     aws_region: str | None = None
-    # FEED_* read limits (size, decompression, batch rows), as the worker and the CLI apply them.
+    # FEED_* read limits (size, decompression, batch rows, CSV chunk), as the worker and the CLI apply them.
     feed_max_file_bytes: int = ReadLimits.max_file_bytes
     feed_max_decompressed_bytes: int = ReadLimits.max_decompressed_bytes
     feed_max_compression_ratio: float = ReadLimits.max_compression_ratio
     feed_batch_rows: int = ReadLimits.batch_rows
+    feed_csv_chunk_bytes: int = ReadLimits.csv_chunk_bytes
 
     def retry_policy(self) -> ExponentialRetryPolicy:
         return ExponentialRetryPolicy(max_attempts=self.retry_max_attempts, base_s=self.retry_base_s,
@@ -69,7 +70,7 @@ class JobServiceResource(dg.ConfigurableResource):
             read_limits=ReadLimits(max_file_bytes=self.feed_max_file_bytes,
                                    max_decompressed_bytes=self.feed_max_decompressed_bytes,
                                    max_compression_ratio=self.feed_max_compression_ratio,
-                                   batch_rows=self.feed_batch_rows),
+                                   batch_rows=self.feed_batch_rows, csv_chunk_bytes=self.feed_csv_chunk_bytes),
         )
 
 
@@ -103,7 +104,7 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
             "feed_max_file_bytes": settings.feed_max_file_bytes,
             "feed_max_decompressed_bytes": settings.feed_max_decompressed_bytes,
             "feed_max_compression_ratio": settings.feed_max_compression_ratio,
-            "feed_batch_rows": settings.feed_batch_rows}
+            "feed_batch_rows": settings.feed_batch_rows, "feed_csv_chunk_bytes": settings.feed_csv_chunk_bytes}
 
 
 def report_fields(settings: Settings, *, from_env: bool) -> dict[str, Any]:

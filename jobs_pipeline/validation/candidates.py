@@ -34,12 +34,23 @@ def fails_every_missing(rule: Rule) -> bool:
     return rule.kind in _STRICT_KINDS
 
 
+def _strict_column(field: str) -> str:
+    return f"__strict:{field}"
+
+
+def missing_column(field: str) -> str:
+    """Name of the column :meth:`Candidates.prepare` adds for a field of ``exact_missing``."""
+    return f"__missing:{field}"
+
+
 class Candidates:
     """The superset tests of one ruleset on the columns a file has."""
 
-    def __init__(self, rules: list[Rule], columns: set[str]) -> None:
+    def __init__(self, rules: list[Rule], columns: set[str], exact_missing: set[str] = frozenset()) -> None:
         self.rules = rules
         self.columns = columns
+        #: Fields whose exact "missing" the caller needs too (``unique`` keys): one column each.
+        self.exact_missing = sorted(set(exact_missing) & columns)
         # The enum values of each field: a condition on such a field can rule values out.
         self.enums: dict[str, list[str]] = {}
         for r in rules:
@@ -50,11 +61,21 @@ class Candidates:
             if r.field in columns and r.field not in self._strict and fails_every_missing(r):
                 self._strict[r.field] = r
 
+    def prepare(self) -> list[pl.Expr]:
+        """Columns to add before :meth:`may_fail`'s tests: each field's test that fails every
+        missing value, computed once though its rule, ``required`` and ``required_if`` all
+        use it (polars does not share such subexpressions across the tests by itself:
+        measured twice the cost)."""
+        return [*[self._unmasked(rule).alias(_strict_column(field)) for field, rule in self._strict.items()],
+                *[ex.missing(pl.col(field)).alias(missing_column(field)) for field in self.exact_missing]]
+
     def maybe_missing(self, field: str) -> pl.Expr:
-        """True on every missing value of a present ``field`` (reusing a rule's test when one
-        already fails them all: the same expression, so polars computes it once)."""
-        strict = self._strict.get(field)
-        return self._unmasked(strict) if strict is not None else ex.missing(pl.col(field))
+        """True on every missing value of a present ``field``."""
+        if field in self._strict:
+            return pl.col(_strict_column(field))
+        if field in self.exact_missing:
+            return pl.col(missing_column(field))
+        return ex.missing(pl.col(field))
 
     def covered(self, rule: Rule) -> bool:
         """A ``required`` rule whose failures another rule's test already includes."""
@@ -68,6 +89,8 @@ class Candidates:
             return pl.lit(rule.kind == "required")
         if rule.kind == "required":
             return self.maybe_missing(rule.field)
+        if self._strict.get(rule.field) is rule:
+            return pl.col(_strict_column(rule.field))
         return self._unmasked(rule)
 
     def _unmasked(self, rule: Rule) -> pl.Expr:

@@ -21,10 +21,10 @@ import polars as pl
 
 from jobs_pipeline.errors import FeedFormatError
 from jobs_pipeline.validation import expressions as ex
-from jobs_pipeline.validation.candidates import Candidates
+from jobs_pipeline.validation.candidates import Candidates, missing_column
 from jobs_pipeline.validation.columns import map_columns
 from jobs_pipeline.validation.feed_errors import FeedStructureError
-from jobs_pipeline.validation.reader import first_ragged_row, open_table
+from jobs_pipeline.validation.reader import first_ragged_row, limit_csv_chunks, open_table
 from jobs_pipeline.validation.report import REPORT_VALUE_CHARS, ErrorReportWriter
 from jobs_pipeline.validation.result import RecordError, ValidationResult
 from jobs_pipeline.validation.rulesets import Rule, Ruleset
@@ -147,7 +147,7 @@ class _Pass:
             read |= {r.other} if r.other else set()
             read |= set(r.when or {}) | set(r.unless or {})
         self.read_fields = sorted(read & present)
-        self.candidates = Candidates(rules, present)
+        self.candidates = Candidates(rules, present, exact_missing=set(self.unique_fields))
         self.exact = [ex.fails(rules[i], present).alias(_flag(i)) for i in self.streamed]
         self.total = 0
         self.failing: list[pl.DataFrame] = []
@@ -164,12 +164,12 @@ class _Pass:
         exact rules read and, for ``unique`` fields, the value's hash (null when missing)."""
         c = self.candidates
         tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
-        hashes = [pl.when(~ex.missing(pl.col(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
+        hashes = [pl.when(~pl.col(missing_column(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
                   for f in self.unique_fields]
         # Values pass through as read (no copy); only the failing rows' are kept, in __call__.
         # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
         candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
-        return frame.select(candidate.alias(FAILS), *map(pl.col, self.read_fields), *hashes)
+        return frame.with_columns(c.prepare()).select(candidate.alias(FAILS), *map(pl.col, self.read_fields), *hashes)
 
     def __call__(self, batch: pl.DataFrame) -> None:
         # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
@@ -357,6 +357,7 @@ def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: i
     if ruleset.unknown_columns == "warning":
         for name in cmap.unknown:
             result.file_warnings.append(f"unknown column {name!r}: no {ruleset.ref} rule reads it")
+    limit_csv_chunks(limits.csv_chunk_bytes)
     try:
         state.lazy_flags(frame).sink_batches(state, chunk_size=limits.batch_rows)
     except pl.exceptions.PolarsError:

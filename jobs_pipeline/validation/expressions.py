@@ -41,44 +41,58 @@ def in_range(value: pl.Expr, rule: Rule) -> pl.Expr:
     return ok
 
 
-#: Weighted digit sum (weights 1,3,1,3 from the right) of every 4-digit group 0000-9999.
-_GS1_GROUP_SUMS = pl.Series("gs1", [sum(int(d) * (1 if k % 2 == 0 else 3) for k, d in enumerate(reversed(f"{q:04d}")))
-                                    for q in range(10_000)], dtype=pl.Int64)
+def _group_table(first_weight: int) -> pl.Series:
+    """Weighted digit sum mod 10 of every 5-digit group 00000-99999, weights alternating
+    from the group's rightmost digit (``first_weight``, then the other of 1 and 3)."""
+    weights = [first_weight, 4 - first_weight] * 3
+    return pl.Series([sum(int(d) * weights[k] for k, d in enumerate(reversed(f"{q:05d}"))) % 10
+                      for q in range(100_000)], dtype=pl.UInt8)
+
+
+#: Digits k=0..4 and k=10..13 of a GTIN start on an even k (weight 1); k=5..9 on an odd k (3).
+_GS1_EVEN, _GS1_ODD = _group_table(1), _group_table(3)
 
 
 def _gs1_ok(n: pl.Expr) -> pl.Expr:
-    total = pl.lit(0, dtype=pl.Int64)
-    for j in range(4):
-        total = total + pl.lit(_GS1_GROUP_SUMS).gather((n // (10_000**j)) % 10_000)
+    """GS1 mod 10 as integer arithmetic: with the rightmost digit at k=0, the weighted sum of
+    digits (3 on odd k, 1 on even k) is a multiple of 10. Leading zeros add nothing. The 14
+    digits are three groups of five (the last one short), each summed by one lookup in a
+    100,000-entry table (measured 4.5x faster than digit-by-digit division with 4-digit
+    groups, and 1.5x faster again with 5-digit ones)."""
+    rest = n // 100_000
+    total = (pl.lit(_GS1_EVEN).gather(n % 100_000).cast(pl.UInt16)
+             + pl.lit(_GS1_ODD).gather(rest % 100_000).cast(pl.UInt16)
+             + pl.lit(_GS1_EVEN).gather(rest // 100_000).cast(pl.UInt16))
     return (total % 10) == 0
 
 
-def gtin_check_digit_ok(col: pl.Expr) -> pl.Expr:
-    """GS1 mod 10 as integer arithmetic: with the rightmost digit at k=0, the weighted sum of
-    digits (3 on odd k, 1 on even k) is a multiple of 10. Leading zeros add nothing.
-    Groups of 4 digits start at even k, so they share one weight pattern: the sum is four
-    lookups in a 10,000-entry table (measured 4.5x faster than digit-by-digit division)."""
-    return _gs1_ok(col.cast(pl.Int64, strict=False))
+def _prefix_ranges(prefixes: list[str]) -> list[tuple[int, int]]:
+    """Each banned prefix of the 13-digit form as a half-open range of that form's values
+    (``981`` -> [981e10, 982e10)), adjacent ranges merged (981..984 is one range)."""
+    spans = sorted((int(p) * 10 ** (13 - len(p)), (int(p) + 1) * 10 ** (13 - len(p))) for p in prefixes)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def _gtin_bad(col: pl.Expr, rule: Rule) -> pl.Expr:
     # GTIN_DIGITS without a regex (measured 4x cheaper): 8/12/13/14 bytes that parse as an
-    # unsigned integer are all ASCII digits, except a leading "+" which the parser accepts.
-    # 14 digits fit an Int64, so one cast serves the format, the check digit and the prefixes.
-    n = col.cast(pl.Int64, strict=False)
-    digits = col.str.len_bytes().is_in([8, 12, 13, 14]) & n.is_not_null() & (n >= 0) & ~col.str.starts_with("+") \
-        & ~col.str.starts_with("-")
+    # unsigned integer are all ASCII digits, except a leading "+" which the parser accepts
+    # ("-" it refuses). 14 digits fit a UInt64, so one cast serves the format, the check
+    # digit and the prefixes.
+    n = col.cast(pl.UInt64, strict=False)
+    digits = col.str.len_bytes().is_in([8, 12, 13, 14]) & n.is_not_null() & ~col.str.starts_with("+")
     bad = ~digits | ~_gs1_ok(n)
     if rule.prefixes:
         # The 13-digit form is the value left-padded to 14 digits, minus its first digit:
-        # integer arithmetic on n % 10^13 instead of string padding; its leading L digits
-        # are looked up once per prefix length, not once per prefix.
+        # n % 10^13, whose banned prefixes are ranges of values.
         thirteen = n % 10**13
-        by_length: dict[int, list[int]] = {}
-        for p in rule.prefixes:
-            by_length.setdefault(len(p), []).append(int(p))
-        bad = bad | pl.any_horizontal([(thirteen // 10 ** (13 - length)).is_in(heads)
-                                       for length, heads in sorted(by_length.items())])
+        bad = bad | pl.any_horizontal([thirteen.is_between(lo, hi, closed="left")
+                                       for lo, hi in _prefix_ranges(rule.prefixes)])
     return bad
 
 

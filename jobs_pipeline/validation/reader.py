@@ -9,6 +9,7 @@ XLSX sheets have no streaming reader and are bounded by the size limit instead.
 
 import csv
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -133,6 +134,22 @@ def open_table(feed: PlainFeed) -> FeedTable:
         raise FeedStructureError(f"{label}: column {nested[0]!r} holds nested values, not a flat table")
     frame = frame.rename(dict(zip(raw, names, strict=True))).with_columns(pl.all().cast(pl.String))
     return FeedTable(frame=frame, feed_format=fmt, encoding=feed.encoding, columns=names, raw_columns=raw)
+
+
+#: polars has no API for the size of the chunks its streaming CSV reader reads; it reads this
+#: variable each time a scan starts (and panics on a value that is not a positive integer).
+CSV_CHUNK_VARIABLE = "POLARS_CSV_CHUNK_SIZE"
+
+
+def limit_csv_chunks(chunk_bytes: int) -> None:
+    """Make polars read CSV text ``chunk_bytes`` at a time. Its default keeps ~250 MB more in
+    flight on 2 cores for no measured speed-up (docs/benchmarks.md). The variable is
+    process-wide: it is written only when it differs, so a worker that validates feeds one
+    after the other sets it once."""
+    if chunk_bytes <= 0:
+        raise ValueError(f"csv_chunk_bytes must be positive, not {chunk_bytes}")
+    if os.environ.get(CSV_CHUNK_VARIABLE) != str(chunk_bytes):
+        os.environ[CSV_CHUNK_VARIABLE] = str(chunk_bytes)
 
 
 def first_ragged_row(path: Path, delimiter: str, width: int) -> tuple[int, int] | None:

@@ -77,6 +77,9 @@ class Rule(BaseModel):
                 raise ValueError(f"rule kind {self.kind!r} needs {param!r}")
         if self.kind in ("length", "range", "decimal_range") and self.min is None and self.max is None:
             raise ValueError(f"rule kind {self.kind!r} needs 'min' or 'max'")
+        if self.banned_prefixes is not None and not all(p.isascii() and p.isdigit() and 1 <= len(p) <= 13
+                                                         for p in self.banned_prefixes):
+            raise ValueError("banned_prefixes must be strings of 1 to 13 digits")
         if self.kind == "regex":
             import re
 

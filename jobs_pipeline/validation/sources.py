@@ -49,6 +49,8 @@ class ReadLimits:
     max_decompressed_bytes: int = 8 << 30
     max_compression_ratio: float = 100.0
     batch_rows: int = 100_000
+    #: Bytes of CSV text polars reads at a time (see :func:`.reader.limit_csv_chunks`).
+    csv_chunk_bytes: int = 4 << 20
 
 
 @dataclass
@@ -270,4 +272,5 @@ def limits_from_settings(settings) -> ReadLimits:  # noqa: ANN001 - jobs_pipelin
     return ReadLimits(max_file_bytes=settings.feed_max_file_bytes,
                       max_decompressed_bytes=settings.feed_max_decompressed_bytes,
                       max_compression_ratio=settings.feed_max_compression_ratio,
-                      batch_rows=settings.feed_batch_rows)
+                      batch_rows=settings.feed_batch_rows,
+                      csv_chunk_bytes=settings.feed_csv_chunk_bytes)
