@@ -1,11 +1,15 @@
 """Vectorised validation with polars: every rule is a column expression, never a Python
 loop per record.
 
-One streaming pass: polars reads the file and computes one boolean column per rule; each
-batch of ``ReadLimits.batch_rows`` records arrives here, where it is summed into the
-counts, its few failing rows go to the error report and the sample, and progress is
-reported. Memory is bounded by the batch size, not the file (``unique`` keeps the values
-it has seen, one column's worth).
+One streaming pass: polars reads the file (``FEED_CSV_CHUNK_BYTES`` of text at a time) and
+computes, per record, one cheap test that is True wherever some rule may fail
+(:mod:`.candidates`). Each batch of ``ReadLimits.batch_rows`` records arrives here: its
+candidates (a few percent) are kept and checked with the exact rules
+(:func:`.expressions.fails`) a batch of candidates at a time, ``unique``'s hashes and values
+are handed over, and progress is reported. After the pass, ``unique``'s repeats are found
+and the counts, the report and the sample come from the failing rows. Memory is bounded by
+the batch and chunk sizes, not the file (``unique`` keeps 8 bytes a record; its values go
+to a spill file).
 
 Counting semantics are those of :mod:`jobs_pipeline.metrics`. A required column missing
 from the file fails that rule on every record but is reported once, as a file-level
@@ -285,10 +289,11 @@ def validate_file(
 ) -> ValidationResult:
     """Validate one feed file. Raises ``FeedError`` subclasses when the file is unusable.
 
-    ``progress_every`` is also the batch size (the memory budget in records) unless
-    ``limits`` says otherwise. With ``report_dir``, the full error report is written there.
+    Records reach Python ``limits.batch_rows`` at a time (the memory budget), at most
+    ``progress_every`` when ``on_progress`` is given. With ``report_dir``, the full error
+    report is written there.
     """
-    limits = limits or ReadLimits(batch_rows=progress_every)
+    limits = limits or ReadLimits()
     if on_progress is not None and progress_every < limits.batch_rows:  # progress at least every N records
         limits = dataclasses.replace(limits, batch_rows=max(1, progress_every))
     with plain_feed(path, limits) as feed:

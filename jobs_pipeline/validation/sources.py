@@ -48,9 +48,9 @@ class ReadLimits:
     max_file_bytes: int = 2 << 30
     max_decompressed_bytes: int = 8 << 30
     max_compression_ratio: float = 100.0
-    batch_rows: int = 100_000
+    batch_rows: int = 50_000
     #: Bytes of CSV text polars reads at a time (see :func:`.reader.limit_csv_chunks`).
-    csv_chunk_bytes: int = 4 << 20
+    csv_chunk_bytes: int = 2 << 20
 
 
 @dataclass
