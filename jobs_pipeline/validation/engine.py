@@ -5,11 +5,11 @@ One streaming pass: polars reads the file (``FEED_CSV_CHUNK_BYTES`` of text at a
 computes, per record, one cheap test that is True wherever some rule may fail
 (:mod:`.candidates`). Each batch of ``ReadLimits.batch_rows`` records arrives here: its
 candidates (a few percent) are kept and checked with the exact rules
-(:func:`.expressions.fails`) a batch of candidates at a time, ``unique``'s hashes and values
-are handed over, and progress is reported. After the pass, ``unique``'s repeats are found
-and the counts, the report and the sample come from the failing rows. Memory is bounded by
-the batch and chunk sizes, not the file (``unique`` keeps 8 bytes a record; its values go
-to a spill file).
+(:func:`.expressions.fails`) a batch of candidates at a time, and progress is reported; in
+the same pass polars writes ``unique``'s hashes and values to a spill file. After the pass,
+``unique``'s repeats are found and the counts, the report and the sample come from the
+failing rows. Memory is bounded by the batch and chunk sizes, not the file (``unique``
+reads back 8 bytes a record).
 
 Counting semantics are those of :mod:`jobs_pipeline.metrics`. A required column missing
 from the file fails that rule on every record but is reported once, as a file-level
@@ -59,33 +59,28 @@ def _owned(name: str) -> pl.Expr:
 
 
 class _UniqueValues:
-    """``unique`` on one field across batches, in bounded memory.
+    """``unique`` across the whole file, in bounded memory.
 
-    Each record's 64-bit hash (null when the value is missing) stays in memory: 8 bytes a
-    record. The values go to a spill file per batch and are read back, after the pass, only
-    for the records whose hash repeats; among those, polars finds the exact repeats by
-    value, so a hash collision cannot count a duplicate that is not one.
+    The stream itself writes each record's 64-bit hash of every ``unique`` field (null when
+    the value is missing) and the value to a spill file: polars writes it in the same pass,
+    no Python per batch. After the pass the hashes are read back (8 bytes a record) and
+    sorted; only the records whose hash repeats have their values read, and among those
+    polars finds the exact repeats by value, so a hash collision cannot count a duplicate
+    that is not one.
     """
 
-    def __init__(self, field: str, workdir: Path) -> None:
-        self.field = field
-        self.workdir = workdir
-        self.hashes: list[pl.Series] = []
-        self.files: list[Path] = []
+    def __init__(self, fields: list[str], path: Path) -> None:
+        self.fields = fields
+        self.path = path
 
-    def add(self, batch: pl.DataFrame) -> None:
-        self.hashes.append(batch.get_column(_hash(self.field)))
-        path = self.workdir / f"unique-{len(self.files):06d}.arrow"
-        batch.select(self.field).write_ipc(path)
-        self.files.append(path)
+    def sink(self, records: pl.LazyFrame) -> pl.LazyFrame:
+        """The (lazy) sink of the spill file, for :func:`polars.collect_all`."""
+        return records.select(*[pl.col(_hash(f)) for f in self.fields], *self.fields).sink_ipc(self.path, lazy=True)
 
-    def repeats(self) -> pl.DataFrame:
-        """(row, value) of each present value that an earlier record already had."""
-        empty = pl.DataFrame(schema={ROW: pl.Int64, self.field: pl.String})
-        if not self.hashes:
-            return empty
-        hashes = pl.concat(self.hashes).rechunk()
-        self.hashes = []
+    def repeats(self, field: str) -> pl.DataFrame:
+        """(row, value) of each present value of ``field`` that an earlier record already had."""
+        empty = pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
+        hashes = pl.scan_ipc(self.path).select(_hash(field)).collect().to_series()
         keys = hashes.drop_nulls().sort()  # sorted: a repeat sits next to its twin (cheaper than hashing)
         repeated = keys.filter(keys == keys.shift(1))
         del keys
@@ -93,10 +88,9 @@ class _UniqueValues:
             return empty
         involved = hashes.is_in(repeated.unique().implode()).fill_null(False).arg_true()
         del hashes
-        values = (pl.scan_ipc(self.files).with_row_index(ROW, offset=1)
+        values = (pl.scan_ipc(self.path).select(field).with_row_index(ROW, offset=1)
                   .filter(pl.col(ROW).is_in((involved + 1).implode())).collect())
-        return values.filter(~pl.col(self.field).is_first_distinct()).select(
-            pl.col(ROW).cast(pl.Int64), _owned(self.field))
+        return values.filter(~pl.col(field).is_first_distinct()).select(pl.col(ROW).cast(pl.Int64), _owned(field))
 
 
 class _Pass:
@@ -157,23 +151,27 @@ class _Pass:
         self.failing: list[pl.DataFrame] = []
         self.pending: list[pl.DataFrame] = []  # candidates not yet checked exactly
         self.pending_rows = 0
-        self.unique = {f: _UniqueValues(f, workdir / f"unique-{k}") for k, f in enumerate(self.unique_fields)}
-        for u in self.unique.values():
-            u.workdir.mkdir(parents=True, exist_ok=True)
+        self.unique = _UniqueValues(self.unique_fields, workdir / "unique.arrow") if self.unique_fields else None
         self.totals: dict[str, int] = {}
         self.sample: list[RecordError] = []
 
-    def lazy_flags(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        """Per record: whether it is a candidate (may fail a streamed rule), the values the
-        exact rules read and, for ``unique`` fields, the value's hash (null when missing)."""
+    def run(self, frame: pl.LazyFrame, batch_rows: int) -> None:
+        """The streaming pass: one read of the file feeding two outputs (polars shares the
+        read and the tests between them): batches of records to :meth:`__call__`, and
+        ``unique``'s spill file."""
         c = self.candidates
         tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
-        hashes = [pl.when(~pl.col(missing_column(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
-                  for f in self.unique_fields]
-        # Values pass through as read (no copy); only the failing rows' are kept, in __call__.
-        # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
         candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
-        return frame.with_columns(c.prepare()).select(candidate.alias(FAILS), *map(pl.col, self.read_fields), *hashes)
+        records = frame.with_columns(c.prepare()).with_columns(
+            candidate.alias(FAILS),
+            *[pl.when(~pl.col(missing_column(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
+              for f in self.unique_fields])
+        # Values pass through as read (no copy); only the candidates' are kept, in __call__.
+        # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
+        outputs = [records.select(FAILS, *self.read_fields).sink_batches(self, chunk_size=batch_rows, lazy=True)]
+        if self.unique is not None:
+            outputs.append(self.unique.sink(records))
+        pl.collect_all(outputs, engine="streaming")
 
     def __call__(self, batch: pl.DataFrame) -> None:
         # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
@@ -185,8 +183,6 @@ class _Pass:
             self.pending_rows += candidates.height
             if self.pending_rows >= EXACT_CHECK_ROWS:
                 self._check_pending()
-        for u in self.unique.values():
-            u.add(batch)
         self.total += batch.height
         if self.on_progress is not None:
             self.on_progress(self.total)
@@ -230,7 +226,7 @@ class _Pass:
         failing = pl.concat(self.failing, how="vertical", rechunk=False) if self.failing else empty
         self.failing = []
         for field in self.unique_fields:
-            repeats = self.unique[field].repeats()
+            repeats = self.unique.repeats(field)
             idx = [i for i in self.unique_idx if rules[i].field == field]
             marks = repeats.select(ROW, *[pl.lit(True).alias(_flag(i)) for i in idx], pl.col(field).alias("__v"))
             failing = failing.join(marks, on=ROW, how="full", coalesce=True)
@@ -364,7 +360,7 @@ def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: i
             result.file_warnings.append(f"unknown column {name!r}: no {ruleset.ref} rule reads it")
     limit_csv_chunks(limits.csv_chunk_bytes)
     try:
-        state.lazy_flags(frame).sink_batches(state, chunk_size=limits.batch_rows)
+        state.run(frame, limits.batch_rows)
     except pl.exceptions.PolarsError:
         if report is not None:
             report.abort()

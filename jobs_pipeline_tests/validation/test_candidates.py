@@ -105,11 +105,12 @@ def test_coupon_prefixes_become_merged_ranges() -> None:
 
 def test_unique_is_decided_by_value_when_hashes_collide(tmp_path: Path) -> None:
     """Two different values with the same hash: only the real repeat fails."""
-    tracker = eng._UniqueValues("sku", tmp_path)
     h = eng._hash("sku")
-    tracker.add(pl.DataFrame({"sku": ["A", "B"], h: [7, 7]}, schema={"sku": pl.String, h: pl.UInt64}))
-    tracker.add(pl.DataFrame({"sku": ["C", "A", None], h: [9, 7, None]}, schema={"sku": pl.String, h: pl.UInt64}))
-    assert tracker.repeats().rows() == [(4, "A")]
+    records = pl.LazyFrame({"sku": ["A", "B", "C", "A", None], h: [7, 7, 9, 7, None]},
+                           schema={"sku": pl.String, h: pl.UInt64})
+    spill = eng._UniqueValues(["sku"], tmp_path / "unique.arrow")
+    pl.collect_all([spill.sink(records)])
+    assert spill.repeats("sku").rows() == [(4, "A")]
 
 
 def test_csv_chunk_setting_reaches_polars_and_is_checked(monkeypatch, data_dir) -> None:
