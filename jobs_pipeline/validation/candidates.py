@@ -38,6 +38,10 @@ def _strict_column(field: str) -> str:
     return f"__strict:{field}"
 
 
+def _number_column(field: str) -> str:
+    return f"__gtin_number:{field}"
+
+
 def missing_column(field: str) -> str:
     """Name of the column :meth:`Candidates.prepare` adds for a field of ``exact_missing``."""
     return f"__missing:{field}"
@@ -61,13 +65,16 @@ class Candidates:
             if r.field in columns and r.field not in self._strict and fails_every_missing(r):
                 self._strict[r.field] = r
 
-    def prepare(self) -> list[pl.Expr]:
-        """Columns to add before :meth:`may_fail`'s tests: each field's test that fails every
-        missing value, computed once though its rule, ``required`` and ``required_if`` all
-        use it (polars does not share such subexpressions across the tests by itself:
-        measured twice the cost)."""
-        return [*[self._unmasked(rule).alias(_strict_column(field)) for field, rule in self._strict.items()],
-                *[ex.missing(pl.col(field)).alias(missing_column(field)) for field in self.exact_missing]]
+    def prepare(self) -> list[list[pl.Expr]]:
+        """Columns to add, stage after stage, before :meth:`may_fail`'s tests: a GTIN field's
+        integer value, then each field's test that fails every missing value, computed once
+        though its rule, ``required`` and ``required_if`` all use it (polars does not share
+        such subexpressions between or within the tests by itself: measured twice the cost)."""
+        numbers = [ex.gtin_number(pl.col(r.field)).alias(_number_column(r.field))
+                   for r in self.rules if r.kind == "gtin" and r.field in self.columns]
+        return [list({e.meta.output_name(): e for e in numbers}.values()),
+                [*[self._unmasked(rule).alias(_strict_column(field)) for field, rule in self._strict.items()],
+                 *[ex.missing(pl.col(field)).alias(missing_column(field)) for field in self.exact_missing]]]
 
     def maybe_missing(self, field: str) -> pl.Expr:
         """True on every missing value of a present ``field``."""
@@ -96,6 +103,8 @@ class Candidates:
     def _unmasked(self, rule: Rule) -> pl.Expr:
         col = pl.col(rule.field)
         match rule.kind:
+            case "gtin":  # fails every missing value: null too
+                return ex.gtin_bad(col, rule, n=pl.col(_number_column(rule.field))).fill_null(True)
             case "length" if rule.min is None and rule.max is not None:
                 return (col.str.len_bytes() > int(rule.max)).fill_null(False)
             case "range":

@@ -162,7 +162,9 @@ class _Pass:
         c = self.candidates
         tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
         candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
-        records = frame.with_columns(c.prepare()).with_columns(
+        for stage in c.prepare():
+            frame = frame.with_columns(stage)
+        records = frame.with_columns(
             candidate.alias(FAILS),
             *[pl.when(~pl.col(missing_column(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
               for f in self.unique_fields])
