@@ -98,16 +98,19 @@ class _Pass:
 
     polars streams the file and computes, per record, a cheap test that is True wherever
     some rule may fail (:mod:`.candidates`). Each batch that reaches :meth:`__call__` keeps
-    only those candidates (a few percent), runs the exact rules on them and keeps the rows
-    that really fail, with the values of their failing fields; ``unique`` fields hand over
-    their hashes and values (:class:`_UniqueValues`); progress is reported. Once the pass
-    is over, :meth:`finish` adds ``unique``'s repeats and derives the counts (all zero on a
-    row that fails nothing), the report and the sample from the failing rows.
+    only those candidates (a few percent), runs the exact rules on them (``check_rows``
+    candidates at a time) and keeps the rows that really fail, with the values of their
+    failing fields; progress is reported. In the same pass polars writes ``unique``'s hashes
+    and values to a spill file (:class:`_UniqueValues`). Once the pass is over,
+    :meth:`finish` adds ``unique``'s repeats and derives the counts (all zero on a row that
+    fails nothing), the report and the sample from the failing rows.
     """
 
     def __init__(self, rules: list[Rule], present: set[str], report: ErrorReportWriter | None,
-                 sample_limit: int, on_progress: Callable[[int], None] | None, workdir: Path) -> None:
+                 sample_limit: int, on_progress: Callable[[int], None] | None, workdir: Path,
+                 check_rows: int = EXACT_CHECK_ROWS) -> None:
         self.rules = rules
+        self.check_rows = check_rows
         self.present = present
         self.report = report
         self.sample_limit = sample_limit
@@ -183,7 +186,7 @@ class _Pass:
         if candidates.height:
             self.pending.append(candidates.select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields)))
             self.pending_rows += candidates.height
-            if self.pending_rows >= EXACT_CHECK_ROWS:
+            if self.pending_rows >= self.check_rows:
                 self._check_pending()
         self.total += batch.height
         if self.on_progress is not None:
@@ -191,8 +194,8 @@ class _Pass:
 
     def _check_pending(self) -> None:
         """The exact rules on the candidates gathered so far (a few batches' worth: polars'
-        fixed cost per expression is paid once per ``EXACT_CHECK_ROWS`` candidates, not per
-        batch); the rows that really fail are kept, with the values of their failing fields."""
+        fixed cost per expression is paid once per ``check_rows`` candidates, not per batch);
+        the rows that really fail are kept, with the values of their failing fields."""
         if not self.pending:
             return
         candidates = pl.concat(self.pending, how="vertical", rechunk=False)
@@ -348,7 +351,7 @@ def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: i
     frame = table.frame.rename(cmap.renames) if cmap.renames else table.frame
     rules = ruleset.rules
     report = ErrorReportWriter(Path(report_dir)) if report_dir is not None else None
-    state = _Pass(rules, cmap.present, report, sample_limit, on_progress, scratch)
+    state = _Pass(rules, cmap.present, report, sample_limit, on_progress, scratch, check_rows=limits.batch_rows)
     fmt = f"{table.feed_format}+{feed.compression}" if feed.compression else table.feed_format
     result = ValidationResult(feed_format=fmt, encoding=table.encoding, columns=table.columns)
     for i in sorted(state.absent_idx):
