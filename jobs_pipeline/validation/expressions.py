@@ -5,7 +5,8 @@ strict and explicit: ``5.0``, ``+5`` and ``1e3`` are not integers, ``N/A`` is no
 ``"BRL "`` is not ``BRL``. Patterns are anchored (polars ``str.contains`` searches) and use
 ASCII classes (Rust's ``\\d`` is Unicode). Lengths count characters, not bytes.
 
-``unique`` needs the values of earlier batches: :func:`fails` takes them as ``seen``.
+``unique`` here is within one frame; across a whole file the engine decides it after the
+pass (:class:`.engine._UniqueValues`).
 """
 
 import polars as pl
@@ -126,20 +127,12 @@ def compare(left: pl.Expr, op: str, right: pl.Expr) -> pl.Expr:
             ">=": left >= right, ">": left > right}[op]
 
 
-def present_column(field: str) -> str:
-    """Name of the precomputed "field is not missing" column (see :func:`fails`)."""
-    return f"__present:{field}"
-
-
 #: Kinds whose failure already implies a present value (a missing value is not a decimal).
 IMPLIES_PRESENT = frozenset({"range", "compare"})
 
 
-def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, precomputed: bool = False,
-          masked: bool = True, null_fails: bool = False) -> pl.Expr:
-    """True where ``rule`` fails; never null. With ``precomputed``, the frame already holds
-    :func:`present_column` for every present field (computed once per field, not per rule).
-    With ``masked=False`` (not for ``required``/``required_if``/``unique``), a missing value
+def fails(rule: Rule, columns: set[str], *, masked: bool = True, null_fails: bool = False) -> pl.Expr:
+    """True where ``rule`` fails; never null. With ``masked=False`` (not for ``required``/``required_if``/``unique``), a missing value
     is not excused: a superset of the failures (see :mod:`.candidates`); ``null_fails``
     then counts a null value as failing too."""
     if rule.kind == "required_if":
@@ -149,7 +142,7 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, preco
         if rule.field not in columns:
             absent = pl.lit(True)
         else:
-            absent = ~pl.col(present_column(rule.field)) if precomputed else missing(pl.col(rule.field))
+            absent = missing(pl.col(rule.field))
         return (cond & absent).fill_null(False)
     if rule.field not in columns:
         return pl.lit(rule.kind == "required")
@@ -157,7 +150,7 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, preco
     if not masked or rule.kind in IMPLIES_PRESENT:
         present = pl.lit(True)
     else:
-        present = pl.col(present_column(rule.field)) if precomputed else ~missing(col)
+        present = ~missing(col)
     match rule.kind:
         case "required":
             return ~present
@@ -186,8 +179,6 @@ def fails(rule: Rule, columns: set[str], seen: pl.Series | None = None, *, preco
             bad = gtin_bad(col, rule)
         case "unique":
             bad = ~col.is_first_distinct()
-            if seen is not None and len(seen):
-                bad = bad | col.is_in(seen)
             return (present & bad).fill_null(False)
         case "compare":
             if rule.other not in columns:
