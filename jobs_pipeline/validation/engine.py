@@ -1,15 +1,15 @@
 """Vectorised validation with polars: every rule is a column expression, never a Python
 loop per record.
 
-One streaming pass: polars reads the file (``FEED_CSV_CHUNK_BYTES`` of text at a time) and
-computes, per record, one cheap test that is True wherever some rule may fail
-(:mod:`.candidates`). Each batch of ``ReadLimits.batch_rows`` records arrives here: its
-candidates (a few percent) are kept and checked with the exact rules
-(:func:`.expressions.fails`) a batch of candidates at a time, and progress is reported; in
-the same pass polars writes ``unique``'s hashes and values to a spill file. After the pass,
-``unique``'s repeats are found and the counts, the report and the sample come from the
-failing rows. Memory is bounded by the batch and chunk sizes, not the file (``unique``
-reads back 8 bytes a record).
+One streaming pass: polars reads the file (``FEED_CSV_CHUNK_BYTES`` of text at a time),
+numbers the records and computes, per record, one cheap test that is True wherever some
+rule may fail (:mod:`.candidates`). Only those candidates (a few percent) leave the stream:
+they reach Python ``ReadLimits.batch_rows`` at a time and are checked with the exact rules
+(:func:`.expressions.fails`). In the same pass polars counts the records for progress and
+writes ``unique``'s hashes and values to a spill file. After the pass, ``unique``'s repeats
+are found and the counts, the report and the sample come from the failing rows. Memory is
+bounded by the batch and chunk sizes, not the file (``unique`` reads back 8 bytes a
+record).
 
 Counting semantics are those of :mod:`jobs_pipeline.metrics`. A required column missing
 from the file fails that rule on every record but is reported once, as a file-level
@@ -37,7 +37,6 @@ from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encodin
 ROW = "__row"
 FAILS = "__fails"
 REPORT_SLICE_RECORDS = 50_000
-EXACT_CHECK_ROWS = 50_000
 SAMPLE_VALUE_CHARS = 120
 
 
@@ -97,20 +96,18 @@ class _Pass:
     """State of one validation pass over a table.
 
     polars streams the file and computes, per record, a cheap test that is True wherever
-    some rule may fail (:mod:`.candidates`). Each batch that reaches :meth:`__call__` keeps
-    only those candidates (a few percent), runs the exact rules on them (``check_rows``
-    candidates at a time) and keeps the rows that really fail, with the values of their
-    failing fields; progress is reported. In the same pass polars writes ``unique``'s hashes
-    and values to a spill file (:class:`_UniqueValues`). Once the pass is over,
+    some rule may fail (:mod:`.candidates`); it keeps only those candidates (a few percent)
+    and hands them to :meth:`_check` ``check_rows`` at a time, which runs the exact rules and
+    keeps the rows that really fail, with the values of their failing fields. In the same
+    pass polars hands the record count to :meth:`_count` (progress) and writes ``unique``'s
+    hashes and values to a spill file (:class:`_UniqueValues`). Once the pass is over,
     :meth:`finish` adds ``unique``'s repeats and derives the counts (all zero on a row that
     fails nothing), the report and the sample from the failing rows.
     """
 
     def __init__(self, rules: list[Rule], present: set[str], report: ErrorReportWriter | None,
-                 sample_limit: int, on_progress: Callable[[int], None] | None, workdir: Path,
-                 check_rows: int = EXACT_CHECK_ROWS) -> None:
+                 sample_limit: int, on_progress: Callable[[int], None] | None, workdir: Path) -> None:
         self.rules = rules
-        self.check_rows = check_rows
         self.present = present
         self.report = report
         self.sample_limit = sample_limit
@@ -152,54 +149,43 @@ class _Pass:
         self.exact = [ex.fails(rules[i], present).alias(_flag(i)) for i in self.streamed]
         self.total = 0
         self.failing: list[pl.DataFrame] = []
-        self.pending: list[pl.DataFrame] = []  # candidates not yet checked exactly
-        self.pending_rows = 0
         self.unique = _UniqueValues(self.unique_fields, workdir / "unique.arrow") if self.unique_fields else None
         self.totals: dict[str, int] = {}
         self.sample: list[RecordError] = []
 
-    def run(self, frame: pl.LazyFrame, batch_rows: int) -> None:
-        """The streaming pass: one read of the file feeding two outputs (polars shares the
-        read and the tests between them): batches of records to :meth:`__call__`, and
-        ``unique``'s spill file."""
+    def run(self, frame: pl.LazyFrame, check_rows: int, progress_rows: int) -> None:
+        """The streaming pass: one read of the file feeding, in one polars graph (the read and
+        the tests are shared): the candidates, filtered and numbered in the stream, to
+        :meth:`_check` ``check_rows`` at a time; the row count to :meth:`_count`
+        ``progress_rows`` at a time; and ``unique``'s spill file."""
         c = self.candidates
         tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
         candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
+        records = frame.with_row_index(ROW, offset=1)  # the stream keeps file order: row numbers
         for stage in c.prepare():
-            frame = frame.with_columns(stage)
-        records = frame.with_columns(
-            candidate.alias(FAILS),
+            records = records.with_columns(stage)
+        records = records.with_columns(
             *[pl.when(~pl.col(missing_column(f))).then(pl.col(f).hash(seed=0)).alias(_hash(f))
               for f in self.unique_fields])
-        # Values pass through as read (no copy); only the candidates' are kept, in __call__.
-        # Batches arrive in file order (``sink_batches`` keeps it): row numbers are added there.
-        outputs = [records.select(FAILS, *self.read_fields).sink_batches(self, chunk_size=batch_rows, lazy=True)]
+        # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
+        # text was read into, so keeping a few rows as they are would keep all of it alive
+        # (measured 3.2 GB peak RSS instead of under 1 GB at 10M rows).
+        candidates = records.filter(candidate).select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields))
+        outputs = [candidates.sink_batches(self._check, chunk_size=check_rows, lazy=True),
+                   records.select(ROW).sink_batches(self._count, chunk_size=progress_rows, lazy=True)]
         if self.unique is not None:
             outputs.append(self.unique.sink(records))
         pl.collect_all(outputs, engine="streaming")
 
-    def __call__(self, batch: pl.DataFrame) -> None:
-        # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
-        # whole batch was read into, so keeping a few rows as they are would keep all of the
-        # batch's text alive (10M rows: 3.2 GB peak RSS instead of under 1 GB).
-        candidates = batch.with_row_index(ROW, offset=self.total + 1).filter(pl.col(FAILS))
-        if candidates.height:
-            self.pending.append(candidates.select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields)))
-            self.pending_rows += candidates.height
-            if self.pending_rows >= self.check_rows:
-                self._check_pending()
-        self.total += batch.height
+    def _count(self, rows: pl.DataFrame) -> None:
+        self.total += rows.height
         if self.on_progress is not None:
             self.on_progress(self.total)
 
-    def _check_pending(self) -> None:
-        """The exact rules on the candidates gathered so far (a few batches' worth: polars'
-        fixed cost per expression is paid once per ``check_rows`` candidates, not per batch);
-        the rows that really fail are kept, with the values of their failing fields."""
-        if not self.pending:
-            return
-        candidates = pl.concat(self.pending, how="vertical", rechunk=False)
-        self.pending, self.pending_rows = [], 0
+    def _check(self, candidates: pl.DataFrame) -> None:
+        """The exact rules on ``check_rows`` candidates (polars' fixed cost per expression is
+        paid once per batch of candidates); the rows that really fail are kept, with the
+        values of their failing fields."""
         flags = [_flag(i) for i in self.streamed]
         failing = (candidates.lazy().select(ROW, *self.exact, *self.value_fields)
                    .filter(_any(flags))
@@ -225,7 +211,6 @@ class _Pass:
     def finish(self) -> None:
         """Counts, report and sample from the failing rows, once the pass is over."""
         rules = self.rules
-        self._check_pending()
         flag_schema = {_flag(i): pl.Boolean for i in self.streamed}
         empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
         failing = pl.concat(self.failing, how="vertical", rechunk=False) if self.failing else empty
@@ -290,25 +275,34 @@ def validate_file(
 ) -> ValidationResult:
     """Validate one feed file. Raises ``FeedError`` subclasses when the file is unusable.
 
-    Records reach Python ``limits.batch_rows`` at a time (the memory budget), at most
-    ``progress_every`` when ``on_progress`` is given. With ``report_dir``, the full error
-    report is written there.
+    Candidate records (those a cheap test says may fail) reach Python ``limits.batch_rows``
+    at a time (the memory budget); ``on_progress`` is called every ``progress_every``
+    records. With ``report_dir``, the full error report is written there.
     """
-    limits = limits or ReadLimits()
-    if on_progress is not None and progress_every < limits.batch_rows:  # progress at least every N records
-        limits = dataclasses.replace(limits, batch_rows=max(1, progress_every))
-    with plain_feed(path, limits) as feed:
+    options = _Options(on_progress, max(1, progress_every), sample_limit, report_dir, limits or ReadLimits())
+    with plain_feed(path, options.limits) as feed:
         try:
-            return _validate(feed, ruleset, on_progress, sample_limit, report_dir, limits)
+            return _validate(feed, ruleset, options)
         except _ReaderFailed:
             encoding = full_encoding(feed.path, feed.original.name)
             if encoding != "utf-8" and feed.encoding in ("utf-8", "utf-8-sig"):
                 retry = transcode_to_utf8(feed, encoding, feed.workdir or feed.path.parent)
                 try:
-                    return _validate(retry, ruleset, on_progress, sample_limit, report_dir, limits)
+                    return _validate(retry, ruleset, options)
                 except _ReaderFailed as again:
                     raise FeedFormatError(f"{feed.original.name}: cannot be read as {again.fmt}") from None
             raise _explain(feed) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """What :func:`validate_file` was asked for, handed down as one."""
+
+    on_progress: Callable[[int], None] | None
+    progress_every: int
+    sample_limit: int
+    report_dir: Path | str | None
+    limits: ReadLimits
 
 
 class _ReaderFailed(Exception):
@@ -336,22 +330,20 @@ def _explain(feed: PlainFeed) -> FeedFormatError:
     return FeedFormatError(f"{label}: cannot be read as {feed.feed_format}")
 
 
-def _validate(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int, report_dir, limits: ReadLimits
-              ) -> ValidationResult:
+def _validate(feed: PlainFeed, ruleset: Ruleset, options: _Options) -> ValidationResult:
     # Scratch space of the pass (``unique``'s spilled values), next to the feed's own.
     with tempfile.TemporaryDirectory(prefix="pass-", dir=feed.workdir) as scratch:
-        return _validate_in(feed, ruleset, on_progress, sample_limit, report_dir, limits, Path(scratch))
+        return _validate_in(feed, ruleset, options, Path(scratch))
 
 
-def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: int, report_dir, limits: ReadLimits,
-                 scratch: Path) -> ValidationResult:
+def _validate_in(feed: PlainFeed, ruleset: Ruleset, options: _Options, scratch: Path) -> ValidationResult:
     table = open_table(feed)
     label = feed.original.name
     cmap = map_columns(table.columns, ruleset, label)
     frame = table.frame.rename(cmap.renames) if cmap.renames else table.frame
     rules = ruleset.rules
-    report = ErrorReportWriter(Path(report_dir)) if report_dir is not None else None
-    state = _Pass(rules, cmap.present, report, sample_limit, on_progress, scratch, check_rows=limits.batch_rows)
+    report = ErrorReportWriter(Path(options.report_dir)) if options.report_dir is not None else None
+    state = _Pass(rules, cmap.present, report, options.sample_limit, options.on_progress, scratch)
     fmt = f"{table.feed_format}+{feed.compression}" if feed.compression else table.feed_format
     result = ValidationResult(feed_format=fmt, encoding=table.encoding, columns=table.columns)
     for i in sorted(state.absent_idx):
@@ -363,9 +355,9 @@ def _validate_in(feed: PlainFeed, ruleset: Ruleset, on_progress, sample_limit: i
     if ruleset.unknown_columns == "warning":
         for name in cmap.unknown:
             result.file_warnings.append(f"unknown column {name!r}: no {ruleset.ref} rule reads it")
-    limit_csv_chunks(limits.csv_chunk_bytes)
+    limit_csv_chunks(options.limits.csv_chunk_bytes)
     try:
-        state.run(frame, limits.batch_rows)
+        state.run(frame, check_rows=options.limits.batch_rows, progress_rows=options.progress_every)
     except pl.exceptions.PolarsError:
         if report is not None:
             report.abort()

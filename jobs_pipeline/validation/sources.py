@@ -42,8 +42,8 @@ _CP1252_UNDEFINED = {0x81, 0x8D, 0x8F, 0x90, 0x9D}
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """What a feed may cost. ``batch_rows`` bounds memory: records are validated that many at
-    a time, whatever the file's size."""
+    """What a feed may cost. ``batch_rows`` bounds memory: the records that may fail are
+    checked exactly that many at a time, whatever the file's size."""
 
     max_file_bytes: int = 2 << 30
     max_decompressed_bytes: int = 8 << 30
