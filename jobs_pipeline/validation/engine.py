@@ -77,7 +77,8 @@ class _UniqueValues:
         return records.select(*[pl.col(_hash(f)) for f in self.fields], *self.fields).sink_ipc(self.path, lazy=True)
 
     def repeats(self, field: str) -> pl.DataFrame:
-        """(row, value) of each present value of ``field`` that an earlier record already had."""
+        """(row, value) of each present value of ``field`` that an earlier record already had,
+        in record order."""
         empty = pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
         hashes = pl.scan_ipc(self.path).select(_hash(field)).collect().to_series()
         keys = hashes.drop_nulls().sort()  # sorted: a repeat sits next to its twin (cheaper than hashing)
@@ -187,13 +188,29 @@ class _Pass:
         paid once per batch of candidates); the rows that really fail are kept, with the
         values of their failing fields."""
         flags = [_flag(i) for i in self.streamed]
+        # A value is kept only where a rule on its field failed (the report shows no other),
+        # but ``unique`` fields keep theirs: a record may turn out to be a repeat after the pass.
         failing = (candidates.lazy().select(ROW, *self.exact, *self.value_fields)
                    .filter(_any(flags))
-                   .select(ROW, *flags, *[pl.when(_any(self.field_flags.get(f, []))).then(pl.col(f)).alias(f)
+                   .select(ROW, *flags, *[pl.col(f) if f in self.unique_fields
+                                          else pl.when(_any(self.field_flags.get(f, []))).then(pl.col(f)).alias(f)
                                           for f in self.value_fields])
                    .collect())
         if failing.height:
             self.failing.append(failing)
+
+    def _merge_repeats(self, failing: pl.DataFrame, field: str, repeats: pl.DataFrame) -> pl.DataFrame:
+        """``failing`` with ``field``'s ``unique`` flags set on the repeated records, and a row
+        for each repeated record that failed nothing else (both frames in record order)."""
+        flags = [_flag(i) for i in self.unique_idx if self.rules[i].field == field]
+        failing = failing.with_columns(pl.col(ROW).is_in(repeats.get_column(ROW).implode()).alias(f) for f in flags)
+        new = repeats.filter(~pl.col(ROW).is_in(failing.get_column(ROW).implode()))
+        if not new.height:
+            return failing
+        new = new.select(pl.col(ROW), pl.col(field), *[pl.lit(True).alias(f) for f in flags])
+        new = new.select(pl.col(c) if c in new.columns else pl.lit(False if dtype == pl.Boolean else None, dtype).alias(c)
+                         for c, dtype in failing.schema.items())
+        return failing.merge_sorted(new, key=ROW)
 
     def _count_absent(self) -> None:
         """An absent required column fails its rule on every record (never streamed)."""
@@ -215,17 +232,12 @@ class _Pass:
         empty = pl.DataFrame(schema={ROW: pl.Int64, **flag_schema, **{f: pl.String for f in self.value_fields}})
         failing = pl.concat(self.failing, how="vertical", rechunk=False) if self.failing else empty
         self.failing = []
+        # ``failing`` is in record order (the stream keeps file order); so are the repeats,
+        # which are merged in without a join or a sort.
         for field in self.unique_fields:
-            repeats = self.unique.repeats(field)
-            idx = [i for i in self.unique_idx if rules[i].field == field]
-            marks = repeats.select(ROW, *[pl.lit(True).alias(_flag(i)) for i in idx], pl.col(field).alias("__v"))
-            failing = failing.join(marks, on=ROW, how="full", coalesce=True)
-            failing = failing.with_columns(
-                [pl.col(_flag(i)).fill_null(False) for i in self.streamed] + [pl.col(_flag(i)).fill_null(False) for i in idx]
-                + [pl.coalesce(field, "__v").alias(field) if field in self.value_fields else pl.col(field)]
-            ).drop("__v")
+            failing = self._merge_repeats(failing, field, self.unique.repeats(field))
         failing = failing.with_columns([pl.lit(False).alias(_flag(i)) for i in range(len(rules))
-                                        if _flag(i) not in failing.columns]).sort(ROW)
+                                        if _flag(i) not in failing.columns])
         sums = failing.select(self.aggregates).row(0, named=True)
         self.totals = {k: int(v or 0) for k, v in sums.items()}
         self.totals["total"] = self.total

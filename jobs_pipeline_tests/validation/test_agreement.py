@@ -33,6 +33,7 @@ RULESET = Ruleset.model_validate({
         {"field": "url", "kind": "https_url", "severity": "warning"},
         {"field": "gtin", "kind": "gtin"},
         {"field": "gtin", "kind": "required_if", "when": {"cond": ["new"]}, "unless": {"idx": ["false"]}},
+        {"field": "gtin", "kind": "unique", "severity": "warning", "id": "gtin.unique"},
     ],
 })
 COLUMNS = ["sku", "qty", "price", "sale", "active", "since", "title", "cond", "url", "gtin", "idx"]

@@ -12,6 +12,7 @@ import pytest
 
 from jobs_pipeline.validation.engine import validate_file
 from jobs_pipeline.validation.rulesets import ruleset_for
+from jobs_pipeline.validation.sources import ReadLimits
 
 GM = ruleset_for("google_merchant", category="apparel", region="BR")
 HEADER = ["id", "title", "link", "availability", "price", "currency"]
@@ -131,3 +132,20 @@ def test_duplicates_across_batches_count_every_repeat(tmp_path: Path) -> None:
     assert result.errors_by_rule == {"id.unique": 4}
     rows = pl.read_parquet(tmp_path / "rep" / "errors.parquet")["row"].to_list()
     assert sorted(rows) == [3, 5, 6, 8]
+
+
+def test_report_and_sample_are_in_record_then_rule_order_with_repeats_merged_in(tmp_path: Path) -> None:
+    # Repeats of ``id`` are found after the pass; they must land in record order among the
+    # other failures, on rows of their own or beside the record's other failures.
+    path = tmp_path / "dup.csv"
+    rows = [("a", "1"), ("b", "N/A"), ("a", "2"), ("c", "1"), ("b", "0"), ("a", "x"), ("d", "1")]
+    path.write_text("id,title,link,availability,price,currency\n" + "".join(
+        f"{i},T,https://x.example/,in_stock,{p},BRL\n" for i, p in rows))
+    result = validate_file(path, GM, report_dir=tmp_path / "rep", sample_limit=4, limits=ReadLimits(batch_rows=2))
+    expected = [(2, "price.type"), (3, "id.unique"), (5, "id.unique"), (5, "price.range"),
+                (6, "id.unique"), (6, "price.type")]
+    report = pl.read_parquet(tmp_path / "rep" / "errors.parquet")
+    assert list(zip(report["row"], report["rule"])) == expected
+    assert report.filter(pl.col("rule") == "id.unique")["value"].to_list() == ["a", "b", "a"]
+    assert [(s.row, s.rule) for s in result.sample] == expected[:4]
+    assert result.records_error == 4 and result.errors_by_field == {"id": 3, "price": 3}
