@@ -127,7 +127,7 @@ class Candidates:
         listed = self.enums.get(field)
         if listed:
             ruled_out = [v for v in listed if v.strip().lower() not in wanted]
-            return pl.col(field).is_not_null() & ~pl.col(field).is_in(ruled_out)
+            return pl.col(field).is_not_null() & ~ex.one_of(pl.col(field), ruled_out)
         return ex.holds(field, values)
 
     def _required_if(self, rule: Rule) -> pl.Expr:
@@ -135,7 +135,7 @@ class Candidates:
             if rule.when else pl.lit(True)
         if rule.unless:
             # A value written exactly as listed surely holds: those records surely pass.
-            surely = [pl.col(f).is_in(vs).fill_null(False) for f, vs in rule.unless.items() if f in self.columns]
+            surely = [ex.one_of(pl.col(f), vs).fill_null(False) for f, vs in rule.unless.items() if f in self.columns]
             if surely:
                 cond = cond & ~pl.any_horizontal(surely)
         absent = self.maybe_missing(rule.field) if rule.field in self.columns else pl.lit(True)

@@ -102,6 +102,14 @@ def test_gtin_check_equals_the_reference(values) -> None:
     assert got.to_list() == [not _gtin_ok(v, COUPON_PREFIXES) for v in values]
 
 
+@given(values=st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=4)), min_size=1, max_size=20),
+       listed=st.lists(st.text(ALPHABET, max_size=4), max_size=ex.ONE_OF_EQUALITIES + 2))
+def test_one_of_equals_is_in_nulls_included(values, listed) -> None:
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    got = frame.select(ex.one_of(pl.col("v"), listed)).to_series().to_list()
+    assert got == frame.select(pl.col("v").is_in(listed)).to_series().to_list()
+
+
 def test_coupon_prefixes_become_merged_ranges() -> None:
     assert ex._prefix_ranges(["981", "982", "983", "984", "99", "05"]) == [
         (5 * 10**11, 6 * 10**11), (981 * 10**10, 985 * 10**10), (99 * 10**11, 100 * 10**11)]
