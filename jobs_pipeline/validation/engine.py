@@ -79,23 +79,18 @@ class _UniqueValues:
     def repeats(self, field: str) -> pl.DataFrame:
         """(row, value) of each present value of ``field`` that an earlier record already had,
         in record order."""
-        spill = pl.scan_ipc(self.path)
-        # Sorted, a repeat sits next to its twin (cheaper than hashing); only the sorted
-        # copy is held (8 bytes a record), compared with itself shifted by zero-copy slices.
-        keys = spill.select(_hash(field)).collect().to_series().drop_nulls().sort()
-        twin = keys.slice(1) == keys.slice(0, max(len(keys) - 1, 0))
-        repeated = keys.slice(1).filter(twin).unique()
-        del keys, twin
+        empty = pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
+        hashes = pl.scan_ipc(self.path).select(_hash(field)).collect().to_series()
+        keys = hashes.drop_nulls().sort()  # sorted: a repeat sits next to its twin (cheaper than hashing)
+        repeated = keys.filter(keys == keys.shift(1))
+        del keys
         if not len(repeated):
-            return pl.DataFrame(schema={ROW: pl.Int64, field: pl.String})
-        # The records with a repeated hash, then only their values: the spill is scanned one
-        # column at a time (a scan of both columns at once measured +250 MB at 10M records).
-        # Among them polars finds the exact repeats by value (a collision is not a duplicate).
-        rows = (spill.select(_hash(field)).with_row_index(ROW, offset=1)
-                .filter(pl.col(_hash(field)).is_in(repeated.implode())).select(ROW).collect(engine="streaming"))
-        involved = (spill.select(field).with_row_index(ROW, offset=1)
-                    .filter(pl.col(ROW).is_in(rows.get_column(ROW).implode())).collect(engine="streaming"))
-        return involved.filter(~pl.col(field).is_first_distinct()).select(pl.col(ROW).cast(pl.Int64), _owned(field))
+            return empty
+        involved = hashes.is_in(repeated.unique().implode()).fill_null(False).arg_true()
+        del hashes
+        values = (pl.scan_ipc(self.path).select(field).with_row_index(ROW, offset=1)
+                  .filter(pl.col(ROW).is_in((involved + 1).implode())).collect())
+        return values.filter(~pl.col(field).is_first_distinct()).select(pl.col(ROW).cast(pl.Int64), _owned(field))
 
 
 class _Pass:
@@ -194,17 +189,17 @@ class _Pass:
         values of their failing fields."""
         flags = [_flag(i) for i in self.streamed]
         # A value is kept only where a rule on its field failed (the report shows no other),
-        # but ``unique`` fields keep theirs: a record may turn out to be a repeat after the pass.
+        # but ``unique`` fields keep theirs: a record may turn out to be a repeat after the
+        # pass. Kept values are copied (``+ ""``) once masked: views into the candidates'
+        # buffers would keep every candidate's text alive (10M rows: ~700 bytes a failing row).
+        kept = [pl.col(f) if f in self.unique_fields else pl.when(_any(self.field_flags.get(f, []))).then(pl.col(f))
+                for f in self.value_fields]
         failing = (candidates.lazy().select(ROW, *self.exact, *self.value_fields)
                    .filter(_any(flags))
-                   .select(ROW, *flags, *[pl.col(f) if f in self.unique_fields
-                                          else pl.when(_any(self.field_flags.get(f, []))).then(pl.col(f)).alias(f)
-                                          for f in self.value_fields])
+                   .select(ROW, *flags, *[(v + pl.lit("")).alias(f) for v, f in zip(kept, self.value_fields, strict=True)])
                    .collect())
         if failing.height:
-            # Kept values get buffers of their own: views into the candidates' would keep every
-            # candidate's text alive, failing fields or not (10M rows: ~700 bytes a failing row).
-            self.failing.append(failing.with_columns(map(_owned, self.value_fields)))
+            self.failing.append(failing)
 
     def _merge_repeats(self, failing: pl.DataFrame, field: str, repeats: pl.DataFrame) -> pl.DataFrame:
         """``failing`` with ``field``'s ``unique`` flags set on the repeated records, and a row
