@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     feed_max_decompressed_bytes: int = Field(8 << 30, gt=0)
     feed_max_compression_ratio: float = Field(100.0, gt=1)
     feed_batch_rows: int = Field(50_000, gt=0)
-    feed_csv_chunk_bytes: int = Field(2 << 20, ge=64 << 10)
+    feed_csv_chunk_bytes: int = Field(4 << 20, ge=64 << 10)
 
     # Retries of transient/throttled failures (jobs_pipeline.jobs.retry, docs/retries.md).
     retry_max_attempts: int = Field(3, ge=1, description="Attempts per job, the first included.")

@@ -35,7 +35,6 @@ from jobs_pipeline.validation.rulesets import Rule, Ruleset
 from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encoding, plain_feed, transcode_to_utf8
 
 ROW = "__row"
-FAILS = "__fails"
 REPORT_SLICE_RECORDS = 50_000
 SAMPLE_VALUE_CHARS = 120
 

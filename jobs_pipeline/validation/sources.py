@@ -50,7 +50,7 @@ class ReadLimits:
     max_compression_ratio: float = 100.0
     batch_rows: int = 50_000
     #: Bytes of CSV text polars reads at a time (see :func:`.reader.limit_csv_chunks`).
-    csv_chunk_bytes: int = 2 << 20
+    csv_chunk_bytes: int = 4 << 20
 
 
 @dataclass
