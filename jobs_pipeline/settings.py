@@ -72,8 +72,8 @@ class Settings(BaseSettings):
     sample_errors_limit: int = Field(20, ge=0)
     # Feed limits (validation): an upload over FEED_MAX_FILE_BYTES, or expanding past
     # FEED_MAX_DECOMPRESSED_BYTES / FEED_MAX_COMPRESSION_RATIO, is refused; FEED_BATCH_ROWS
-    # candidate records are checked exactly at a time and polars reads FEED_CSV_CHUNK_BYTES of CSV text at a
-    # time (together, the memory budget).
+    # candidate records are checked exactly at a time and polars reads FEED_CSV_CHUNK_BYTES
+    # of CSV text at a time (together, the memory budget).
     feed_max_file_bytes: int = Field(2 << 30, gt=0)
     feed_max_decompressed_bytes: int = Field(8 << 30, gt=0)
     feed_max_compression_ratio: float = Field(100.0, gt=1)

@@ -8,8 +8,8 @@ they reach Python ``ReadLimits.batch_rows`` at a time and are checked with the e
 (:func:`.expressions.fails`). In the same pass polars counts the records for progress and
 writes ``unique``'s hashes and values to a spill file. After the pass, ``unique``'s repeats
 are found and the counts, the report and the sample come from the failing rows. Memory is
-bounded by the batch and chunk sizes, not the file (``unique`` reads back 8 bytes a
-record).
+bounded by the batch and chunk sizes, not the file, but for the failing rows and ``unique``
+(which reads back 8 bytes a record).
 
 Counting semantics are those of :mod:`jobs_pipeline.metrics`. A required column missing
 from the file fails that rule on every record but is reported once, as a file-level
@@ -208,8 +208,9 @@ class _Pass:
         new = repeats.filter(~pl.col(ROW).is_in(failing.get_column(ROW).implode()))
         if not new.height:
             return failing
-        new = new.select(pl.col(ROW), pl.col(field), *[pl.lit(True).alias(f) for f in flags])
-        new = new.select(pl.col(c) if c in new.columns else pl.lit(False if dtype == pl.Boolean else None, dtype).alias(c)
+        # The new rows in ``failing``'s shape: this field's flags set, the other flags unset.
+        new = new.select(pl.col(c) if c in (ROW, field)
+                         else pl.lit(c in flags if dtype == pl.Boolean else None, dtype).alias(c)
                          for c, dtype in failing.schema.items())
         return failing.merge_sorted(new, key=ROW)
 
