@@ -8,8 +8,8 @@ injected spikes and drops (error-rate spikes only, volume both ways, about 3 % o
 judged days). Every day that has 7 weeks of history before it is judged by both detectors
 with the same rules (threshold 3, same minimum changes, same directions):
 
-* ours: :func:`jobs_pipeline.anomaly.judge` (same weekday, Theil–Sen, MAD);
-* baseline: :func:`jobs_pipeline.anomaly.judge_zscore` (mean/std of the last 28 days).
+* ours: :func:`jobs_pipeline.warehouse.detector.judge` (same weekday, Theil–Sen, MAD);
+* baseline: :func:`jobs_pipeline.warehouse.detector.judge_zscore` (mean/std of the last 28 days).
 
 An alert is a true positive when that key, day and metric was injected. Prints one table
 (markdown) with precision and recall of each; exit code 1 if ours misses the targets
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs_pipeline.anomaly import DEFAULT_RULES, DetectorSettings, judge, judge_zscore  # noqa: E402
+from jobs_pipeline.warehouse.detector import DEFAULT_RULES, DetectorSettings, judge, judge_zscore  # noqa: E402
 
 START = date(2026, 1, 5)  # a Monday
 

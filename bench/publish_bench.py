@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob  # noqa: E402
+from jobs_pipeline.domain.model import JobContext, ValidationJob  # noqa: E402
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher  # noqa: E402
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher  # noqa: E402
 from jobs_pipeline.queue.publisher import QueueMessage  # noqa: E402

@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob  # noqa: E402
+from jobs_pipeline.domain.model import JobContext, ValidationJob  # noqa: E402
 from jobs_pipeline.telemetry.composite import CompositeTelemetryEmitter  # noqa: E402
-from jobs_pipeline.telemetry.duckdb_emitter import DuckDBTelemetryEmitter, insert_events  # noqa: E402
+from jobs_pipeline.warehouse.duckdb_sink import DuckDBTelemetryEmitter, insert_events  # noqa: E402
 from jobs_pipeline.telemetry.events import EventType, make_event  # noqa: E402
 from jobs_pipeline.telemetry.http import HTTPSinkConfig, HTTPTelemetryEmitter  # noqa: E402
 from jobs_pipeline.telemetry.lake import LakeTelemetryEmitter  # noqa: E402

@@ -39,7 +39,7 @@ ENGINES = ["floor", "ours", "reference", "pandera_polars", "pandera_pandas"]
 
 
 def _ruleset():
-    from jobs_pipeline.validation.rulesets import ruleset_for
+    from jobs_pipeline.validation.ruleset import ruleset_for
 
     return ruleset_for("google_merchant", category="apparel", region="BR")
 

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from jobs_pipeline.errors import JobsPipelineError
+from jobs_pipeline.domain.errors import JobsPipelineError
 
 EXIT_UNUSABLE = 2
 
@@ -37,7 +37,7 @@ def _print_metrics(outcome, as_json: bool) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from jobs_pipeline.jobs.model import JobContext
+    from jobs_pipeline.domain.model import JobContext
     from jobs_pipeline.jobs.service import JobService
     from jobs_pipeline.queue.memory import InMemoryQueuePublisher
     from jobs_pipeline.settings import load_settings
@@ -46,7 +46,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     settings = load_settings()
     context = JobContext(marketplace=args.marketplace, category=args.category, region=args.region,
                          ruleset=args.ruleset, tier=args.tier)
-    from jobs_pipeline.reports import report_store_from_settings
+    from jobs_pipeline.jobs.reports import report_store_from_settings
     from jobs_pipeline.validation.sources import limits_from_settings
 
     # Same report location and read limits as the worker and the Dagster runs.
@@ -64,7 +64,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_show(args: argparse.Namespace) -> int:
-    from jobs_pipeline.validation.rulesets import load_ruleset
+    from jobs_pipeline.validation.ruleset import load_ruleset
 
     effective = load_ruleset(args.name).effective(args.category, args.region)
     print(json.dumps(effective.model_dump(mode="json", exclude_defaults=True), indent=2, ensure_ascii=False))
@@ -72,7 +72,7 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from jobs_pipeline.demo import run_demo
+    from jobs_pipeline.demo.run import run_demo
 
     return run_demo()
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo end to end on embedded defaults")
     d.set_defaults(func=cmd_demo)
 
-    from jobs_pipeline.telemetry_replay import add_telemetry_parser
+    from jobs_pipeline.telemetry.replay import add_telemetry_parser
 
     add_telemetry_parser(sub)
     return parser

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.queue.registry import QUEUE_BACKENDS
 from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
 
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     feed_batch_rows: int = Field(50_000, gt=0)
     feed_csv_chunk_bytes: int = Field(4 << 20, ge=64 << 10)
 
-    # Retries of transient/throttled failures (jobs_pipeline.jobs.retry, docs/retries.md).
+    # Retries of transient/throttled failures (jobs_pipeline.domain.retry, docs/retries.md).
     retry_max_attempts: int = Field(3, ge=1, description="Attempts per job, the first included.")
     retry_base_s: float = Field(1.0, ge=0, description="Backoff base for transient errors (s).")
     retry_throttle_base_s: float = Field(5.0, ge=0, description="Backoff base when throttled (s).")

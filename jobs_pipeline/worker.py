@@ -31,14 +31,14 @@ from celery import Celery
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import ValidationJob
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy, JobRetryRequested
+from jobs_pipeline.domain.model import ValidationJob
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy, JobRetryRequested
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import JSON_ONLY
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
 from jobs_pipeline.queue.queue_factory import build_publisher
-from jobs_pipeline.reports import report_store_from_settings
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.jobs.reports import report_store_from_settings
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.validation.sources import limits_from_settings

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from jobs_pipeline.defs.resources import LandingZoneResource, local_resources
+from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
 from jobs_pipeline.settings import Settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from jobs_pipeline.samples import write_csv
+from jobs_pipeline.demo.samples import write_csv
 
 
 def write_feed(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:

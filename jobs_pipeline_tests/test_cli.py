@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from jobs_pipeline.cli import main
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 
 
 def test_validate_prints_metrics_and_exits_0_even_with_bad_records(tmp_path, data_dir, capsys):

@@ -4,10 +4,10 @@ real sensor, real validate_feed runs on a Dagster instance and the materialised 
 import dagster as dg
 import pytest
 
-from jobs_pipeline.defs.landing_sensor import landing_sensor
-from jobs_pipeline.defs.quality_tables import job_events, job_runs, marketplace_quality
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
+from jobs_pipeline.defs.quality.tables import job_events, job_runs, marketplace_quality
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline_tests.dagster_helpers import QUIET, resources_for
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.telemetry.events import EventType, TelemetryEvent, event_id_for, make_event
 
 MINIMAL = {"job_id", "task", "timestamp", "marketplace", "category", "region", "metrics"}

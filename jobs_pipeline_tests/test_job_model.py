@@ -5,7 +5,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob, partition_key
+from jobs_pipeline.domain.model import JobContext, Tier, ValidationJob, partition_key
 
 
 def test_partition_key_uses_unknown_for_missing_parts():

@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.events import EventType
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
-from jobs_pipeline.validation.rulesets import ruleset_for
+from jobs_pipeline.validation.ruleset import ruleset_for
 
 
 @pytest.fixture
@@ -114,14 +114,14 @@ class _FlakySink:
 
 class _AlwaysRetry:
     def decide(self, exc, attempt):
-        from jobs_pipeline.jobs.retry import RetryDecision
+        from jobs_pipeline.domain.retry import RetryDecision
 
         return RetryDecision(retry=True, delay_s=0.0, classification="transient", max_attempts=3)
 
 
 @pytest.mark.parametrize("sink", [_FlakySink(fail_types={"job.retrying"}), _FlakySink(fail_flush=True)])
 def test_a_broken_sink_never_turns_a_retry_into_a_lost_job(feed, sink):
-    from jobs_pipeline.jobs.retry import JobRetryRequested
+    from jobs_pipeline.domain.retry import JobRetryRequested
 
     def refused(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")

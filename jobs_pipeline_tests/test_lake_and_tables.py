@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.lake import PART_GLOB, LakeTelemetryEmitter
 from jobs_pipeline.warehouse.connection import connect, scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
@@ -18,7 +18,7 @@ from jobs_pipeline.warehouse.tables import build_job_runs, build_marketplace_qua
 def test_lake_files_become_visible_only_when_flushed(tmp_path):
     lake = LakeTelemetryEmitter(tmp_path)
     service = JobService(InMemoryQueuePublisher(), lake)
-    from jobs_pipeline.jobs.model import ValidationJob
+    from jobs_pipeline.domain.model import ValidationJob
     from jobs_pipeline.telemetry.events import EventType, make_event
 
     job = ValidationJob(feed_uri="f", context=JobContext(marketplace="m"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from jobs_pipeline.defs.landing_sensor import landing_sensor
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.landing import context_from_relpath, scan_landing
-from jobs_pipeline.landing_plan import plan_tick
+from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.landing.files import context_from_relpath, scan_landing
+from jobs_pipeline.landing.plan import plan_tick
 from jobs_pipeline_tests.dagster_helpers import resources_for
 
 OLD = time.time() - 3600

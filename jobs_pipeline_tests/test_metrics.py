@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
-from jobs_pipeline.metrics import MetricsCollector, ValidationMetrics, rate
+from jobs_pipeline.domain.model import JobContext, ValidationJob
+from jobs_pipeline.jobs.metrics import MetricsCollector, ValidationMetrics, rate
 from jobs_pipeline.validation.result import ValidationResult
 
 BASE = dict(payload_size_bytes=10, processing_time_ms=1.0, latency_ms=2.0, marketplace="m", category="c",

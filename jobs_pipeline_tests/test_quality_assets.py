@@ -3,14 +3,14 @@
 import dagster as dg
 import pytest
 
-from jobs_pipeline.defs.quality_tables import (
+from jobs_pipeline.defs.quality.tables import (
     job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
     marketplace_quality_rates_in_range,
 )
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.lake import LakeTelemetryEmitter
 from jobs_pipeline_tests.dagster_helpers import QUIET, resources_for
 

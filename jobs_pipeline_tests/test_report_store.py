@@ -1,4 +1,4 @@
-"""The error-report seam (``jobs_pipeline.reports``): JobService publishes the report through its
+"""The error-report seam (``jobs_pipeline.jobs.reports``): JobService publishes the report through its
 store *before* ``job.completed``, so the event carries the final URI; a store that cannot publish
 ends the job without a ``job.completed``; the local default is unchanged. (S3: tests/aws.)"""
 
@@ -9,14 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs_pipeline.defs.resources import local_resources
-from jobs_pipeline.errors import SettingsError
-from jobs_pipeline.jobs.model import JobContext
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy, JobRetryRequested
+from jobs_pipeline.defs.resources.deployments import local_resources
+from jobs_pipeline.domain.errors import SettingsError
+from jobs_pipeline.domain.model import JobContext
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy, JobRetryRequested
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.reports import LocalReportStore, ReportStore, build_report_store
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.jobs.reports import LocalReportStore, ReportStore, build_report_store
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.telemetry.events import EventType
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter

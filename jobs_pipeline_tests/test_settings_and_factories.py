@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.queue_factory import build_publisher, publisher_class
 from jobs_pipeline.settings import load_settings

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from jobs_pipeline.defs.validate_feed import validate_feed
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.queue.publisher import FEED_VALIDATED
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.lake import PART_GLOB
 from jobs_pipeline_tests.dagster_helpers import feed_run_config, resources_for
 

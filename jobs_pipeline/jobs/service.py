@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobs_pipeline.errors import JobsPipelineError
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
-from jobs_pipeline.jobs.retry import JobRetryRequested, NeverRetry, RetryPolicy
-from jobs_pipeline.metrics import MetricsCollector, ValidationMetrics
+from jobs_pipeline.domain.errors import JobsPipelineError
+from jobs_pipeline.domain.model import JobContext, ValidationJob
+from jobs_pipeline.domain.retry import JobRetryRequested, NeverRetry, RetryPolicy
+from jobs_pipeline.jobs.metrics import MetricsCollector, ValidationMetrics
 from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage, QueuePublisher
-from jobs_pipeline.reports import LocalReportStore, ReportStore
+from jobs_pipeline.jobs.reports import LocalReportStore, ReportStore
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.events import ErrorInfo, EventType, make_event
 from jobs_pipeline.validation.engine import validate_file
 from jobs_pipeline.validation.result import RecordError, ValidationResult
-from jobs_pipeline.validation.rulesets import Ruleset, ruleset_for
+from jobs_pipeline.validation.ruleset import Ruleset, ruleset_for
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class JobService:
         self.progress_every = progress_every
         self.sample_limit = sample_limit
         # Error reports: written locally by the validator, then made final by the store (local
-        # <reports_dir>/<job_id>/ or S3, jobs_pipeline.reports); None = no report.
+        # <reports_dir>/<job_id>/ or S3, jobs_pipeline.jobs.reports); None = no report.
         if report_store is None and reports_dir is not None:
             report_store = LocalReportStore(reports_dir)
         self.report_store = report_store

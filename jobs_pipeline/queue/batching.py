@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from jobs_pipeline.errors import PublishError
+from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.queue.publisher import PublishReceipt, QueueMessage
 
 T = TypeVar("T")

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from celery import Celery
 
-from jobs_pipeline.jobs.model import Tier
+from jobs_pipeline.domain.model import Tier
 from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry
-from jobs_pipeline.errors import PublishError
+from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
 from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
 from jobs_pipeline.queue.requirements import require

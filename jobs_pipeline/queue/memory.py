@@ -8,7 +8,7 @@ go to the tier's outcome queue (``<job queue>.outcomes`` unless named), like eve
 import threading
 from collections.abc import Sequence
 
-from jobs_pipeline.jobs.model import Tier
+from jobs_pipeline.domain.model import Tier
 from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
 
 

@@ -1,7 +1,7 @@
 """Retry a publish call on transient broker errors only, then fail loudly.
 
 Both real publishers hand their broker call to :func:`publish_with_retry`: the shared
-classifier (:mod:`jobs_pipeline.transient`, by type and structured fields, never message
+classifier (:mod:`jobs_pipeline.domain.transient`, by type and structured fields, never message
 text) decides. A refused connection or a throttled call is retried with a short backoff;
 anything permanent (bad credentials, an encode error, a missing queue) fails at once. The
 caller passes a function that re-sends the *same* message (same Celery task id, same SQS
@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from jobs_pipeline.errors import PublishError, PublishRetriesExhausted
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
-from jobs_pipeline.transient import Classification, ErrorClass, classify
+from jobs_pipeline.domain.errors import PublishError, PublishRetriesExhausted
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy
+from jobs_pipeline.domain.transient import Classification, ErrorClass, classify
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

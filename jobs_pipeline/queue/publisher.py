@@ -19,8 +19,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs_pipeline.errors import PublishError
-from jobs_pipeline.jobs.model import Tier, ValidationJob
+from jobs_pipeline.domain.errors import PublishError
+from jobs_pipeline.domain.model import Tier, ValidationJob
 
 #: Task / message type names shared by producers and consumers (producers never import workers).
 VALIDATE_FEED_TASK = "jobs_pipeline.validate_feed"

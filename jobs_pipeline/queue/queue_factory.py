@@ -10,7 +10,7 @@ are missing fails here with a :class:`SettingsError` naming the variable.
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.queue.publisher import QueuePublisher
 from jobs_pipeline.queue.registry import QUEUE_BACKENDS
 from jobs_pipeline.queue.requirements import require

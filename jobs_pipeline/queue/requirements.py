@@ -14,7 +14,7 @@ the Celery worker or ``sqs_jobs_sensor``.
 import os
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings

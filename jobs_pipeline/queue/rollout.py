@@ -15,7 +15,7 @@ outcome consumers read both backends' outcome queues, as the job consumers read 
 import hashlib
 from collections.abc import Sequence
 
-from jobs_pipeline.jobs.model import Tier
+from jobs_pipeline.domain.model import Tier
 from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, QueuePublisher
 
 BUCKETS = 10_000  # 0.01 % resolution

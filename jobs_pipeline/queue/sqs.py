@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
-from jobs_pipeline.errors import PublishError
-from jobs_pipeline.jobs.model import MESSAGE_SCHEMA_VERSION, Tier
+from jobs_pipeline.domain.errors import PublishError
+from jobs_pipeline.domain.model import MESSAGE_SCHEMA_VERSION, Tier
 from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry, chunk
 from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
 from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import ValidationJob
+from jobs_pipeline.domain.model import ValidationJob
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
 
 MAX_RECEIVE = 10  # SQS's per-call maximum

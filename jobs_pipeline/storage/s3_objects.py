@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobs_pipeline.errors import FeedFormatError, FeedNotFoundError
+from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError
 from jobs_pipeline.storage.uri import S3Uri
 
 CHUNK_BYTES = 1024 * 1024

@@ -3,7 +3,7 @@
 Each sink gets its own bounded queue, thread and retry state (the OTLP multi-destination
 model: one queue and retry loop per destination over shared immutable events). ``emit``
 only appends the event to every queue. A sink that raises is retried when
-:func:`jobs_pipeline.transient.classify` says the error is transient, else counted and
+:func:`jobs_pipeline.domain.transient.classify` says the error is transient, else counted and
 skipped; a slow sink only lets its own queue grow (beyond ``max_queue`` its events are
 dropped and counted, never blocking).
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
-from jobs_pipeline.transient import classify
+from jobs_pipeline.domain.transient import classify
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ the ``http`` sink without ``TELEMETRY_HTTP_URL`` fails at once, naming the varia
 
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.telemetry.cloudevents import CloudEventsConfig, source_for
 
 if TYPE_CHECKING:

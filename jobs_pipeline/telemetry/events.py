@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from jobs_pipeline.jobs.model import ValidationJob, utcnow
+from jobs_pipeline.domain.model import ValidationJob, utcnow
 from jobs_pipeline.telemetry.bounds import bound_metrics
 
 EVENT_SCHEMA_VERSION = 1

@@ -46,7 +46,7 @@ def build_sink(name: str, *, lake_dir: Path | str | None = None, settings: "Sett
         if lake_dir is None:
             raise ValueError("the lake sink needs a lake directory (JOBS_PIPELINE_LAKE_DIR)")
         if str(lake_dir).startswith("s3://"):  # JOBS_PIPELINE_LAKE_URI on S3 (issue 8)
-            from jobs_pipeline.storage.s3_lake import S3LakeTelemetryEmitter
+            from jobs_pipeline.telemetry.s3_lake import S3LakeTelemetryEmitter
 
             return S3LakeTelemetryEmitter(str(lake_dir))
         return cls(lake_dir)

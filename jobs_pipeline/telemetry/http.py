@@ -9,7 +9,7 @@ Why it is built this way:
   ``application/cloudevents-batch+json`` array (or one ``application/cloudevents+json`` event
   per request with ``mode="structured"``), gzip-compressed.
 - **Retries** only where a resend can succeed: connection errors and timeouts (decided by the
-  shared type-based :func:`jobs_pipeline.transient.classify`) and the statuses in
+  shared type-based :func:`jobs_pipeline.domain.transient.classify`) and the statuses in
   ``retry_statuses`` (429, 502, 503, 504, plus 500: the ``Idempotency-Key`` makes re-posting
   a batch the server may have half-stored safe). The wait is ``Retry-After`` when the server
   sent one, else full-jitter exponential backoff. 400 and any other status are never retried:
@@ -36,13 +36,13 @@ from pathlib import Path
 
 import httpx
 
-from jobs_pipeline.telemetry.backoff import full_jitter, parse_retry_after
+from jobs_pipeline.domain.backoff import full_jitter, parse_retry_after
 from jobs_pipeline.telemetry.cloudevents import (
     BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, CloudEventsConfig, EventTooLargeError, encode,
 )
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 from jobs_pipeline.telemetry.spool import Batch, Spool
-from jobs_pipeline.transient import classify
+from jobs_pipeline.domain.transient import classify
 
 logger = logging.getLogger(__name__)
 

@@ -8,5 +8,5 @@ TELEMETRY_SINKS: dict[str, str] = {
     "log": "jobs_pipeline.telemetry.log:LogTelemetryEmitter",
     "lake": "jobs_pipeline.telemetry.lake:LakeTelemetryEmitter",
     "http": "jobs_pipeline.telemetry.http:HTTPTelemetryEmitter",
-    "duckdb": "jobs_pipeline.telemetry.duckdb_emitter:DuckDBTelemetryEmitter",
+    "duckdb": "jobs_pipeline.warehouse.duckdb_sink:DuckDBTelemetryEmitter",
 }

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.telemetry.bounds import MAX_EVENT_BYTES
 from jobs_pipeline.telemetry.cloudevents import (
     DATACONTENTTYPE, DEFAULT_TYPE_NAMESPACE, SPECVERSION, CloudEventsConfig, to_cloudevent,

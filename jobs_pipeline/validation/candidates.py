@@ -21,7 +21,7 @@ the engine/reference agreement tests.
 import polars as pl
 
 from jobs_pipeline.validation import expressions as ex
-from jobs_pipeline.validation.rulesets import Rule
+from jobs_pipeline.validation.ruleset import Rule
 
 #: Kinds whose unmasked test fails every missing value (null, empty, blank).
 _STRICT_KINDS = frozenset({"type", "https_url", "gtin"})

@@ -4,8 +4,8 @@ then the ruleset's aliases (``preco``/``Preço`` -> ``price``). Columns no rule 
 
 from dataclasses import dataclass
 
-from jobs_pipeline.validation.feed_errors import FeedStructureError
-from jobs_pipeline.validation.rulesets import Ruleset, normalise_name
+from jobs_pipeline.domain.errors import FeedStructureError
+from jobs_pipeline.validation.ruleset import Ruleset, normalise_name
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ are found and the counts, the report and the sample come from the failing rows. 
 bounded by the batch and chunk sizes, not the file, but for the failing rows and ``unique``
 (which reads back 8 bytes a record).
 
-Counting semantics are those of :mod:`jobs_pipeline.metrics`. A required column missing
+Counting semantics are those of :mod:`jobs_pipeline.jobs.metrics`. A required column missing
 from the file fails that rule on every record but is reported once, as a file-level
 message, not as one report row per record.
 """
@@ -23,15 +23,15 @@ from pathlib import Path
 
 import polars as pl
 
-from jobs_pipeline.errors import FeedFormatError
+from jobs_pipeline.domain.errors import FeedFormatError
 from jobs_pipeline.validation import expressions as ex
 from jobs_pipeline.validation.candidates import Candidates, missing_column
 from jobs_pipeline.validation.columns import map_columns
-from jobs_pipeline.validation.feed_errors import FeedStructureError
+from jobs_pipeline.domain.errors import FeedStructureError
 from jobs_pipeline.validation.reader import first_ragged_row, limit_csv_chunks, open_table
 from jobs_pipeline.validation.report import REPORT_VALUE_CHARS, ErrorReportWriter
 from jobs_pipeline.validation.result import RecordError, ValidationResult
-from jobs_pipeline.validation.rulesets import Rule, Ruleset
+from jobs_pipeline.validation.ruleset import Rule, Ruleset
 from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encoding, plain_feed, transcode_to_utf8
 
 ROW = "__row"

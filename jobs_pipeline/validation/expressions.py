@@ -11,7 +11,7 @@ pass (:class:`.engine._UniqueValues`).
 
 import polars as pl
 
-from jobs_pipeline.validation.rulesets import Rule
+from jobs_pipeline.validation.ruleset import Rule
 
 INTEGER = r"^-?[0-9]+$"
 DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"

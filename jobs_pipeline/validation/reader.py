@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
-from jobs_pipeline.errors import FeedFormatError
-from jobs_pipeline.validation.feed_errors import FeedStructureError
-from jobs_pipeline.validation.rulesets import normalise_name
+from jobs_pipeline.domain.errors import FeedFormatError
+from jobs_pipeline.domain.errors import FeedStructureError
+from jobs_pipeline.validation.ruleset import normalise_name
 from jobs_pipeline.validation.sources import HEAD, PlainFeed
 
 DELIMITERS = ",;\t|"

@@ -1,4 +1,4 @@
-"""What a validation returns: counts (see :mod:`jobs_pipeline.metrics` for their meaning),
+"""What a validation returns: counts (see :mod:`jobs_pipeline.jobs.metrics` for their meaning),
 per-field and per-rule tallies, and a capped sample of failing records."""
 
 from dataclasses import dataclass, field

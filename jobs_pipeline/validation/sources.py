@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobs_pipeline.errors import FeedFormatError, FeedNotFoundError
-from jobs_pipeline.validation.feed_errors import (
+from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError
+from jobs_pipeline.domain.errors import (
     DecompressionBombError, FeedArchiveError, FeedEncodingError, FeedTooLargeError,
 )
 

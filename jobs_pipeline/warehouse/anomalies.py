@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from jobs_pipeline.anomaly import DEFAULT_RULES, DetectorSettings, MetricRule, judge
+from jobs_pipeline.warehouse.detector import DEFAULT_RULES, DetectorSettings, MetricRule, judge
 from jobs_pipeline.warehouse.connection import scalar
 
 ANOMALY_NAMESPACE = uuid.UUID("6b1f3c1e-2a47-4d8e-9d0c-2f4f7a1c9e55")

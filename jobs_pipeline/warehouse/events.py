@@ -211,7 +211,7 @@ def new_lake_files(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
 def ingest_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path | str, *, max_files: int = 10_000) -> IngestStats:
     """Load new lake files into ``job_events``; safe to run any number of times."""
     if str(lake_dir).startswith("s3://"):  # S3 lake (issue 8): new objects, then ingest_files
-        from jobs_pipeline.storage.s3_lake_ingest import ingest_s3_lake
+        from jobs_pipeline.warehouse.s3_lake_source import ingest_s3_lake
 
         return ingest_s3_lake(con, str(lake_dir), max_files=max_files)
     return ingest_files(con, new_lake_files(con, Path(lake_dir))[:max_files])

@@ -7,8 +7,8 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from jobs_pipeline.defs.s3_landing_sensor import build_s3_landing_sensor
-from jobs_pipeline.defs.s3_resources import S3LandingResource
+from jobs_pipeline.defs.feeds.s3_landing_sensor import build_s3_landing_sensor
+from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
 
 REGION = "us-east-1"
 

@@ -5,11 +5,11 @@ import threading
 
 import duckdb
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
-from jobs_pipeline.storage.s3_lake import S3LakeTelemetryEmitter
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.telemetry.s3_lake import S3LakeTelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake

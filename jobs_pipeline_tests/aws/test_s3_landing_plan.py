@@ -3,8 +3,8 @@ stays bounded, and an evicted object keeps the same run_key (Dagster dedups it).
 
 import json
 
-from jobs_pipeline.landing import LandedFile
-from jobs_pipeline.storage.s3_landing_plan import plan_s3_tick
+from jobs_pipeline.landing.files import LandedFile
+from jobs_pipeline.landing.s3_plan import plan_s3_tick
 
 
 def obj(i: int, etag: str = "e") -> LandedFile:

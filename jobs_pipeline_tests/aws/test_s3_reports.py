@@ -12,16 +12,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.reports import report_store_from_settings
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.jobs.reports import report_store_from_settings
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
-from jobs_pipeline.storage.s3_reports import S3ReportStore
+from jobs_pipeline.jobs.s3_reports import S3ReportStore
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
-from jobs_pipeline.validation.rulesets import ruleset_for
+from jobs_pipeline.validation.ruleset import ruleset_for
 from jobs_pipeline_tests.aws.harness import REGION, landing_resource
 from jobs_pipeline_tests.dagster_helpers import feed_run_config, resources_for
 from jobs_pipeline_tests.validation.reference import read_csv_rows, rule_fails

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.storage.s3_objects import REASON_SUFFIX
 from jobs_pipeline_tests.aws.harness import landing_resource

@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 from pytest_httpserver import HTTPServer
 
-from jobs_pipeline.defs import alerts as alerts_defs
-from jobs_pipeline.defs.alerts import quality_alert_job, quality_alert_sensor
-from jobs_pipeline.defs.resources import (
+from jobs_pipeline.defs.quality import alerts as alerts_defs
+from jobs_pipeline.defs.quality.alerts import quality_alert_job, quality_alert_sensor
+from jobs_pipeline.defs.resources.deployments import (
     DuckDBWarehouseResource,
     LogAlertSinkResource,
     WebhookAlertSinkResource,
@@ -96,7 +96,7 @@ def test_one_alert_per_anomaly_across_restarts(db_copy: Path, history: History, 
               if r.name == "jobs_pipeline.events" and '"quality.anomaly"' in r.getMessage()]
     assert sorted(e["id"] for e in events) == sorted(ids)
     assert all(e["data"]["alert_id"] == e["id"] for e in events)
-    assert sum(1 for r in caplog.records if r.name == "jobs_pipeline.alerts") == 4  # logged always
+    assert sum(1 for r in caplog.records if r.name == "jobs_pipeline.warehouse.alerts") == 4  # logged always
 
 
 def test_webhook_failure_fails_the_run(db_copy: Path, httpserver: HTTPServer) -> None:

@@ -4,7 +4,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from jobs_pipeline.anomaly import DEFAULT_RULES, DetectorSettings, MetricRule, judge
+from jobs_pipeline.warehouse.detector import DEFAULT_RULES, DetectorSettings, MetricRule, judge
 from jobs_pipeline.warehouse import anomalies
 from jobs_pipeline.warehouse.connection import connect, scalar
 from jobs_pipeline_tests.marts.conftest import FIRST_JUDGED

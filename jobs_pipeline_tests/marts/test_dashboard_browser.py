@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline.dashboard import CHARTS, write_dashboard
+from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline_tests.marts.browser import inspect_page, screenshot
 

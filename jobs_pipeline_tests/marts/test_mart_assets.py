@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from jobs_pipeline.defs import marts as mart_defs
-from jobs_pipeline.defs.resources import DuckDBWarehouseResource
+from jobs_pipeline.defs.quality import marts as mart_defs
+from jobs_pipeline.defs.resources.deployments import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline.warehouse.marts import JOB_DAY
 from jobs_pipeline.warehouse.tables import build_job_runs
@@ -128,7 +128,7 @@ def test_definitions_load_marts_schedule_and_sensor() -> None:
 def test_marts_daily_schedule_targets_yesterday_and_today_is_a_partition():
     from datetime import UTC, datetime
 
-    from jobs_pipeline.defs.marts import DAILY, marts_daily
+    from jobs_pipeline.defs.quality.marts import DAILY, marts_daily
 
     ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 0, 45, tzinfo=UTC))
     request = marts_daily(ctx)

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from jobs_pipeline.errors import PublishError, SettingsError
-from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob
+from jobs_pipeline.domain.errors import PublishError, SettingsError
+from jobs_pipeline.domain.model import JobContext, Tier, ValidationJob
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK, QueueMessage
 from jobs_pipeline.queue.queue_factory import build_publisher
 from jobs_pipeline.settings import load_settings

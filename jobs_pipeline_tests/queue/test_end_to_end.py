@@ -10,17 +10,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from jobs_pipeline.defs.resources import (
+from jobs_pipeline.defs.resources.deployments import (
     InMemoryQueueResource, JobServiceResource, SQSQueueResource, TelemetryResource, local_resources)
-from jobs_pipeline.defs.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
-from jobs_pipeline.samples import SampleFeed, write_sample
+from jobs_pipeline.demo.samples import SampleFeed, write_sample
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.warehouse.events import ingest_lake
 from jobs_pipeline.warehouse.tables import build_job_runs, build_marketplace_quality

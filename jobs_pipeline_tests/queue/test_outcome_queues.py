@@ -11,18 +11,18 @@ import dagster as dg
 import pytest
 import redis
 
-from jobs_pipeline.defs.resources import (
+from jobs_pipeline.defs.resources.deployments import (
     CeleryQueueResource, InMemoryQueueResource, RolloutQueueResource, SQSQueueResource, local_resources,
     queue_resource, resources_by_deployment)
-from jobs_pipeline.defs.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.errors import PublishError, SettingsError
-from jobs_pipeline.jobs.model import JobContext, Tier, ValidationJob
+from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.domain.errors import PublishError, SettingsError
+from jobs_pipeline.domain.model import JobContext, Tier, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.publisher import FEED_VALIDATED, VALIDATE_FEED_TASK, QueueMessage, TierQueues
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until

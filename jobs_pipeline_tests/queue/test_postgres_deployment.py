@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 import yaml
 
-from jobs_pipeline.defs.resources import local_resources
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.samples import SampleFeed, write_sample
+from jobs_pipeline.defs.resources.deployments import local_resources
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.demo.samples import SampleFeed, write_sample
 from jobs_pipeline_tests import services
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"

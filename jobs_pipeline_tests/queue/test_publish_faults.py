@@ -9,8 +9,8 @@ import pytest
 import redis
 from kombu.exceptions import EncodeError, OperationalError
 
-from jobs_pipeline.errors import PublishError
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.errors import PublishError
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher

@@ -11,17 +11,17 @@ import httpx
 import pytest
 import redis
 
-from jobs_pipeline.defs.resources import CeleryQueueResource, JobServiceResource, local_resources
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.errors import PublishError, PublishRetriesExhausted
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
+from jobs_pipeline.defs.resources.deployments import CeleryQueueResource, JobServiceResource, local_resources
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.domain.errors import PublishError, PublishRetriesExhausted
+from jobs_pipeline.domain.model import JobContext, ValidationJob
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
 from jobs_pipeline.queue.publisher import QueueMessage
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
-from jobs_pipeline.transient import ErrorClass, classify
+from jobs_pipeline.domain.transient import ErrorClass, classify
 from jobs_pipeline_tests import services
 from jobs_pipeline_tests.dagster_helpers import feed_run_config
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jobs_pipeline.jobs.model import MESSAGE_SCHEMA_VERSION, JobContext, ValidationJob
+from jobs_pipeline.domain.model import MESSAGE_SCHEMA_VERSION, JobContext, ValidationJob
 from jobs_pipeline.queue.batching import BatchPublishError
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, encode, encoded_size, sqs_client

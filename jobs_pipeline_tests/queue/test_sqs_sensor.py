@@ -5,9 +5,9 @@ import json
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources import SQSQueueResource
-from jobs_pipeline.defs.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.defs.resources.deployments import SQSQueueResource
+from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
 from jobs_pipeline_tests.queue.harness import create_sqs_queues

@@ -6,7 +6,7 @@ import signal
 
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
-from jobs_pipeline.samples import write_sample
+from jobs_pipeline.demo.samples import write_sample
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
 from jobs_pipeline_tests.queue.test_end_to_end import CONTEXT, FEED, completed_in_lake, tables

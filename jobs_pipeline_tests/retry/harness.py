@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from jobs_pipeline.jobs.model import ValidationJob
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy, JobRetryRequested, RetryDecision
+from jobs_pipeline.domain.model import ValidationJob
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy, JobRetryRequested, RetryDecision
 from jobs_pipeline.jobs.service import JobOutcome, JobService
 from jobs_pipeline.telemetry.events import TelemetryEvent
 from jobs_pipeline.telemetry.lake import PART_GLOB, LakeTelemetryEmitter

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.publisher import QueueMessage
-from jobs_pipeline.samples import SampleFeed, sample_rows, write_csv
+from jobs_pipeline.demo.samples import SampleFeed, sample_rows, write_csv
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
 from jobs_pipeline_tests.retry.harness import FAST, job_runs, lake_events
 

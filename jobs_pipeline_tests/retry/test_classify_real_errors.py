@@ -14,10 +14,10 @@ import kombu.serialization
 import pytest
 from pytest_httpserver import HTTPServer
 
-from jobs_pipeline.errors import PublishError
-from jobs_pipeline.transient import ErrorClass, classify
+from jobs_pipeline.domain.errors import PublishError
+from jobs_pipeline.domain.transient import ErrorClass, classify
 from jobs_pipeline.validation.engine import validate_file
-from jobs_pipeline.validation.rulesets import ruleset_for
+from jobs_pipeline.validation.ruleset import ruleset_for
 from jobs_pipeline_tests import services
 from jobs_pipeline_tests.retry import faults
 from jobs_pipeline_tests.retry.faults import raised, sqs_client

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from jobs_pipeline.errors import FeedFormatError, FeedNotFoundError, JobsPipelineError, PublishError
-from jobs_pipeline.jobs.retry import JobRetryRequested, RetryDecision
-from jobs_pipeline.transient import (
+from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError, JobsPipelineError, PublishError
+from jobs_pipeline.domain.retry import JobRetryRequested, RetryDecision
+from jobs_pipeline.domain.transient import (
     THROTTLING_ERROR_CODES,
     TRANSIENT_ERRNOS,
     TRANSIENT_ERROR_CODES,
@@ -158,7 +158,7 @@ def test_works_without_optional_backend_libraries() -> None:
                 if name.split('.')[0] in {'botocore', 'boto3', 'kombu', 'amqp', 'redis', 'httpx', 'httpcore', 'urllib3'}:
                     raise ImportError(name)
         sys.meta_path.insert(0, Block())
-        from jobs_pipeline.transient import classify
+        from jobs_pipeline.domain.transient import classify
         assert classify(ConnectionRefusedError()).kind == 'transient'
         assert classify(ValueError()).kind == 'permanent'
         assert not any(m.split('.')[0] in {'botocore', 'kombu', 'redis', 'httpx'} for m in sys.modules)

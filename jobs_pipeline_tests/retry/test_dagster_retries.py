@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-from jobs_pipeline.defs.resources import InMemoryQueueResource, JobServiceResource
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.errors import PublishError
+from jobs_pipeline.defs.resources.deployments import InMemoryQueueResource, JobServiceResource
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.publisher import FEED_VALIDATED
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline_tests.dagster_helpers import feed_run_config, resources_for
 from jobs_pipeline_tests.retry.harness import (
     FAST,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.lake import LakeTelemetryEmitter
 from jobs_pipeline_tests.retry.faults import closed_port, raised, sqs_client
 from jobs_pipeline_tests.retry.harness import (

@@ -7,10 +7,10 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given, settings as hsettings, strategies as st
 
-from jobs_pipeline.errors import FeedFormatError, SettingsError
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy, NeverRetry
+from jobs_pipeline.domain.errors import FeedFormatError, SettingsError
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy, NeverRetry
 from jobs_pipeline.settings import load_settings
-from jobs_pipeline.transient import ErrorClass
+from jobs_pipeline.domain.transient import ErrorClass
 
 THROTTLED = ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject")
 

@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.telemetry.events import EventType, TelemetryEvent, make_event
 
 MARKETPLACES = ("google_merchant", "mercado_livre", "amazon", "shopee")

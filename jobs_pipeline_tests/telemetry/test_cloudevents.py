@@ -3,7 +3,7 @@
 import json
 from datetime import datetime
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
+from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.telemetry.bounds import MAX_EVENT_BYTES, TOP_N
 from jobs_pipeline.telemetry.cloudevents import CloudEventsConfig, decode, encode, source_for, to_cloudevent
 from jobs_pipeline.telemetry.events import EventType, make_event

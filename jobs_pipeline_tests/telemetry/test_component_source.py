@@ -3,8 +3,8 @@
 
 import importlib
 
-from jobs_pipeline.jobs.model import JobContext
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.domain.model import JobContext
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline_tests.telemetry.collector import Collector
 from jobs_pipeline_tests.telemetry.events_factory import stream
@@ -20,7 +20,7 @@ def test_worker_and_dagster_events_name_their_component(data_dir, tmp_path, monk
         monkeypatch.delenv("TELEMETRY_SOURCE", raising=False)
         monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # the module builds its app on import
         worker = importlib.import_module("jobs_pipeline.worker")
-        from jobs_pipeline.defs.resources import HTTPTelemetryResource
+        from jobs_pipeline.defs.resources.deployments import HTTPTelemetryResource
 
         settings = load_settings()
         service = worker.build_service(settings)  # what the Celery task runs jobs with

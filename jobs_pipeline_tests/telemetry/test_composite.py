@@ -5,10 +5,10 @@ import threading
 import time
 from pathlib import Path
 
-from jobs_pipeline.jobs.model import JobContext
+from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.telemetry.composite import CompositeTelemetryEmitter
 from jobs_pipeline.telemetry.http import HTTPSinkConfig, HTTPTelemetryEmitter
 from jobs_pipeline.telemetry.lake import PART_GLOB, LakeTelemetryEmitter

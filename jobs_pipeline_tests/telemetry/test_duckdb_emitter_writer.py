@@ -7,8 +7,8 @@ import time
 import duckdb
 import pytest
 
-from jobs_pipeline.telemetry import duckdb_emitter
-from jobs_pipeline.telemetry.duckdb_emitter import DuckDBTelemetryEmitter
+from jobs_pipeline.warehouse import duckdb_sink as duckdb_emitter
+from jobs_pipeline.warehouse.duckdb_sink import DuckDBTelemetryEmitter
 from jobs_pipeline.warehouse.events import WRITE_LOCK, duplicate_event_ids, ensure_schema
 from jobs_pipeline_tests.telemetry.events_factory import stream
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from jobs_pipeline.cli import main
-from jobs_pipeline.telemetry.duckdb_emitter import DuckDBTelemetryEmitter
+from jobs_pipeline.warehouse.duckdb_sink import DuckDBTelemetryEmitter
 from jobs_pipeline.telemetry.lake import LakeTelemetryEmitter
 from jobs_pipeline.warehouse.connection import connect, scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.telemetry.composite import CompositeTelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
@@ -18,7 +18,7 @@ def test_http_sink_without_url_fails_at_start_up_naming_the_variable(monkeypatch
 
 
 def test_worker_and_dagster_build_the_same_sinks(tmp_path, monkeypatch):
-    from jobs_pipeline.defs.resources import HTTPTelemetryResource, resources_by_deployment
+    from jobs_pipeline.defs.resources.deployments import HTTPTelemetryResource, resources_by_deployment
 
     monkeypatch.setenv("JOBS_PIPELINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TELEMETRY_SINKS", "lake,http")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from jobs_pipeline.validation.rulesets import Rule, Ruleset, normalise_name
+from jobs_pipeline.validation.ruleset import Rule, Ruleset, normalise_name
 
 _INT = re.compile(r"-?[0-9]+")
 _DEC = re.compile(r"-?[0-9]+(\.[0-9]+)?")

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jobs_pipeline.validation.engine import validate_file
-from jobs_pipeline.validation.rulesets import Ruleset, ruleset_for
+from jobs_pipeline.validation.ruleset import Ruleset, ruleset_for
 from jobs_pipeline.validation.sources import ReadLimits
 from jobs_pipeline_tests.validation.reference import read_csv_rows, reference_counts
 

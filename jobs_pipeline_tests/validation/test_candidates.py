@@ -11,12 +11,12 @@ import polars as pl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jobs_pipeline.errors import SettingsError
+from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.validation import engine as eng, expressions as ex
 from jobs_pipeline.validation.candidates import Candidates, fails_every_missing
 from jobs_pipeline.validation.reader import CSV_CHUNK_VARIABLE, limit_csv_chunks
-from jobs_pipeline.validation.rulesets import COUPON_PREFIXES, Rule, ruleset_for
+from jobs_pipeline.validation.ruleset import COUPON_PREFIXES, Rule, ruleset_for
 from jobs_pipeline.validation.sources import limits_from_settings
 from jobs_pipeline_tests.validation.reference import _gtin_ok, rule_fails
 from jobs_pipeline_tests.validation.test_agreement import COLUMNS, RULESET, VALUES

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from jobs_pipeline.cli import EXIT_UNUSABLE, main
-from jobs_pipeline.errors import FeedFormatError
-from jobs_pipeline.validation import feed_errors as fe
+from jobs_pipeline.domain.errors import FeedFormatError
+from jobs_pipeline.domain import errors as fe
 from jobs_pipeline.validation.engine import validate_file
-from jobs_pipeline.validation.rulesets import load_ruleset
+from jobs_pipeline.validation.ruleset import load_ruleset
 from jobs_pipeline.validation.sources import ReadLimits
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

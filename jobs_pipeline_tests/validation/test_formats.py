@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from jobs_pipeline.validation.engine import validate_file
-from jobs_pipeline.validation.rulesets import ruleset_for
+from jobs_pipeline.validation.ruleset import ruleset_for
 from jobs_pipeline.validation.sources import ReadLimits
 
 GM = ruleset_for("google_merchant", category="apparel", region="BR")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from jobs_pipeline.defs.landing_sensor import landing_sensor
-from jobs_pipeline.defs.resources import LandingZoneResource, local_resources
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.quarantine import quarantine_file, quarantines
-from jobs_pipeline.samples import SampleFeed, write_sample
+from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
+from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
+from jobs_pipeline.demo.samples import SampleFeed, write_sample
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from jobs_pipeline.cli import main
-from jobs_pipeline.errors import RulesetError
-from jobs_pipeline.validation.rulesets import RULESETS_DIR, load_ruleset, read_ruleset_file, ruleset_for
+from jobs_pipeline.domain.errors import RulesetError
+from jobs_pipeline.validation.ruleset import RULESETS_DIR, load_ruleset, read_ruleset_file, ruleset_for
 
 
 def test_shipped_rulesets_load_and_are_versioned() -> None:

@@ -16,14 +16,14 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from jobs_pipeline.jobs.model import JobContext, ValidationJob
-from jobs_pipeline.jobs.retry import JobRetryRequested
+from jobs_pipeline.domain.model import JobContext, ValidationJob
+from jobs_pipeline.domain.retry import JobRetryRequested
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.queue.publisher import QueueMessage
-from jobs_pipeline.defs.resources import JobServiceResource, LandingZoneResource
-from jobs_pipeline.quarantine import quarantine_file, quarantines
-from jobs_pipeline.defs.s3_resources import S3LandingResource
-from jobs_pipeline.storage.feed_fetch import fetched_feed
+from jobs_pipeline.defs.resources.deployments import JobServiceResource, LandingZoneResource
+from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
+from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
+from jobs_pipeline.landing.feed_fetch import fetched_feed
 
 
 class FeedConfig(dg.Config):
@@ -64,7 +64,7 @@ def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResour
                    landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
     service = job_service.get_service()
     try:
-        # An s3:// feed runs on a local copy (jobs_pipeline.storage.feed_fetch); the outcome keeps the URI.
+        # An s3:// feed runs on a local copy (jobs_pipeline.landing.feed_fetch); the outcome keeps the URI.
         with fetched_feed(job, service, s3_landing.get_client, max_bytes=s3_landing.max_object_bytes) as run_job:
             outcome = dataclasses.replace(service.run(run_job, attempt=context.retry_number + 1), job=job)
         s3_landing.quarantine_unusable(outcome, context.log)

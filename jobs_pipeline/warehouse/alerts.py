@@ -21,7 +21,7 @@ from typing import Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-alert_log = logging.getLogger("jobs_pipeline.alerts")
+alert_log = logging.getLogger("jobs_pipeline.warehouse.alerts")
 event_log = logging.getLogger("jobs_pipeline.events")
 
 ANOMALY_EVENT_TYPE = "quality.anomaly"
@@ -68,7 +68,7 @@ class AlertSink(Protocol):
 
 
 class LogAlertSink:
-    """One WARNING line per alert on ``jobs_pipeline.alerts``."""
+    """One WARNING line per alert on ``jobs_pipeline.warehouse.alerts``."""
 
     def __init__(self, log: logging.Logger | None = None) -> None:
         self.log = log or alert_log

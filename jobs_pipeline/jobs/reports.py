@@ -8,7 +8,7 @@ their URIs (:meth:`ReportStore.publish`). ``JobService.run`` publishes before it
 
 - :class:`LocalReportStore` (default, ``JOBS_PIPELINE_REPORTS_DIR``): the validator writes straight
   into ``<reports_dir>/<job_id>/``; publishing changes nothing and the URIs are those paths.
-- ``S3ReportStore`` (:mod:`jobs_pipeline.storage.s3_reports`, ``JOBS_PIPELINE_REPORTS_URI=s3://…``):
+- ``S3ReportStore`` (:mod:`jobs_pipeline.jobs.s3_reports`, ``JOBS_PIPELINE_REPORTS_URI=s3://…``):
   the validator writes into a private temporary folder; publishing uploads each file to
   ``<prefix>/<job_id>/<name>``; the temporary folder is removed whatever happens.
 
@@ -70,7 +70,7 @@ def build_report_store(location: str | Path, *, endpoint_url: str | None = None,
     """A folder gives :class:`LocalReportStore`, ``s3://bucket/prefix`` the S3 store (boto3,
     lazily; ``endpoint_url``/``region`` as for every AWS client of the project)."""
     if is_s3_uri(location):
-        from jobs_pipeline.storage.s3_reports import S3ReportStore
+        from jobs_pipeline.jobs.s3_reports import S3ReportStore
 
         return S3ReportStore(str(location), endpoint_url=endpoint_url, region=region)
     return LocalReportStore(location)

@@ -2,7 +2,7 @@
 
 A policy decides, from the exception and the attempt, whether the job should run again and
 after how long. :class:`ExponentialRetryPolicy` asks the shared type-based classifier
-(:func:`jobs_pipeline.transient.classify`): permanent errors fail at once; transient and
+(:func:`jobs_pipeline.domain.transient.classify`): permanent errors fail at once; transient and
 throttled ones are retried up to ``max_attempts`` with exponential backoff and full jitter
 (AWS "full jitter": ``uniform(0, min(cap, base * 2**(attempt-1)))``), throttling using a
 longer base so a throttled service gets room to recover.
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jobs_pipeline.errors import JobsPipelineError
-from jobs_pipeline.transient import Classification, ErrorClass, classify
+from jobs_pipeline.domain.errors import JobsPipelineError
+from jobs_pipeline.domain.transient import Classification, ErrorClass, classify
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ def _own_error(exc: BaseException) -> Classification | None:
     """Our errors declare ``retry_class``. A subclass that does not override the base's
     default defers to its cause (a ``PublishError`` wrapping a refused connection is
     transient); with no recognised cause it stays permanent (the chain's default)."""
-    from jobs_pipeline.errors import JobsPipelineError  # no Dagster/Celery: safe, lazy for cycles
+    from jobs_pipeline.domain.errors import JobsPipelineError  # no Dagster/Celery: safe, lazy for cycles
 
     if not isinstance(exc, JobsPipelineError):
         return None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Self
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, model_validator
 
 if TYPE_CHECKING:
-    from jobs_pipeline.jobs.model import ValidationJob
+    from jobs_pipeline.domain.model import ValidationJob
     from jobs_pipeline.validation.result import ValidationResult
 
 
@@ -86,7 +86,7 @@ class MetricsCollector:
         clock: Callable[[], float] = time.perf_counter,
         now: Callable[[], datetime] | None = None,
     ) -> None:
-        from jobs_pipeline.jobs.model import utcnow
+        from jobs_pipeline.domain.model import utcnow
 
         self.job = job
         self.ruleset = ruleset

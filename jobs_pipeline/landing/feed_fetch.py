@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobs_pipeline.jobs.model import ValidationJob
+from jobs_pipeline.domain.model import ValidationJob
 from jobs_pipeline.storage.s3_objects import download_object
 from jobs_pipeline.storage.uri import is_s3_uri, split_object_uri
 

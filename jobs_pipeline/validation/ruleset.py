@@ -1,5 +1,5 @@
 """Marketplace rulesets as data: one YAML (or JSON) file per ruleset version under
-``jobs_pipeline/rulesets``.
+``jobs_pipeline/validation/rulesets``.
 
 A ruleset is ``name@version``; each rule names a field, a kind, its parameters and a
 severity. Loading validates the file with pydantic and, when it is wrong, names the file,
@@ -19,9 +19,9 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from jobs_pipeline.errors import RulesetError
+from jobs_pipeline.domain.errors import RulesetError
 
-RULESETS_DIR = Path(__file__).resolve().parent.parent / "rulesets"
+RULESETS_DIR = Path(__file__).resolve().parent / "rulesets"
 RULESET_SUFFIXES = (".yaml", ".yml", ".json")
 
 RuleKind = Literal[

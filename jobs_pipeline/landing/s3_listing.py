@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs_pipeline.landing import LandedFile, is_temporary
+from jobs_pipeline.landing.files import LandedFile, is_temporary
 from jobs_pipeline.storage.uri import S3Uri
 
 

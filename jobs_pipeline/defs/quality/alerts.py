@@ -29,8 +29,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from jobs_pipeline.alerts import AnomalyAlert, emit_anomaly_event
-from jobs_pipeline.defs.resources import AlertSinkResource, DuckDBWarehouseResource
+from jobs_pipeline.warehouse.alerts import AnomalyAlert, emit_anomaly_event
+from jobs_pipeline.defs.resources.deployments import AlertSinkResource, DuckDBWarehouseResource
 
 LOOKBACK_DAYS = 14
 MAX_ALERTS_PER_TICK = 50

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from jobs_pipeline.jobs.model import JobContext, Tier
+from jobs_pipeline.domain.model import JobContext, Tier
 
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".filepart", ".swp")
 _JOB_NS = uuid.UUID("a9c51f3e-7a0b-4d43-9d0f-5b8f6a3e2c10")

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs_pipeline.jobs.model import JobContext
-from jobs_pipeline.landing import LandedFile, context_from_relpath
+from jobs_pipeline.domain.model import JobContext
+from jobs_pipeline.landing.files import LandedFile, context_from_relpath
 
 CURSOR_VERSION = 1
 

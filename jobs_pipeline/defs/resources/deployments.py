@@ -12,20 +12,20 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from jobs_pipeline.defs.alert_resources import (  # noqa: F401  (re-exported: one place to import resources from)
+from jobs_pipeline.defs.resources.alerts import (  # noqa: F401  (re-exported: one place to import resources from)
     AlertSinkResource, LogAlertSinkResource, WebhookAlertSinkResource, alert_sink_resource,
 )
-from jobs_pipeline.defs.queue_resources import (  # noqa: F401
+from jobs_pipeline.defs.resources.queue import (  # noqa: F401
     CeleryQueueResource, InMemoryQueueResource, QueuePublisherResource, RolloutQueueResource, SQSQueueResource,
     queue_fields, queue_resource, sqs_jobs_resource,
 )
-from jobs_pipeline.defs.s3_resources import s3_landing_resource
-from jobs_pipeline.defs.telemetry_resources import (  # noqa: F401
+from jobs_pipeline.defs.resources.s3_landing import s3_landing_resource
+from jobs_pipeline.defs.resources.telemetry import (  # noqa: F401
     HTTPTelemetryResource, TelemetryResource, telemetry_resource,
 )
-from jobs_pipeline.jobs.retry import ExponentialRetryPolicy
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy
 from jobs_pipeline.jobs.service import JobService
-from jobs_pipeline.reports import build_report_store
+from jobs_pipeline.jobs.reports import build_report_store
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.validation.sources import ReadLimits
 from jobs_pipeline.warehouse.connection import connect
@@ -43,7 +43,7 @@ class JobServiceResource(dg.ConfigurableResource):
     retry_base_s: float = 1.0
     retry_throttle_base_s: float = 5.0
     retry_cap_s: float = 60.0
-    # Error reports (jobs_pipeline.reports): a folder or s3://bucket/prefix; "" = none written.
+    # Error reports (jobs_pipeline.jobs.reports): a folder or s3://bucket/prefix; "" = none written.
     reports_uri: str = ""
     aws_endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for an s3:// reports_uri
     aws_region: str | None = None

@@ -1,8 +1,8 @@
 """``s3_landing_sensor``: the S3 twin of ``landing_sensor``, defined only when
 ``JOBS_PIPELINE_LANDING_URI`` is an ``s3://`` location.
 
-Same planning (:func:`jobs_pipeline.landing_plan.plan_tick`, wrapped by
-:mod:`jobs_pipeline.storage.s3_landing_plan`) and the same run requests
+Same planning (:func:`jobs_pipeline.landing.plan.plan_tick`, wrapped by
+:mod:`jobs_pipeline.landing.s3_plan`) and the same run requests
 (:func:`run_request_for`); the objects come from a bounded, paginated listing through
 dagster-aws's ``S3Resource``. The ``run_key`` digests key + size + LastModified + ETag, so a
 re-uploaded object runs again and an unchanged one never does. An object at an unusable
@@ -11,12 +11,12 @@ path is copied to quarantine with its reason, once; the original is left in plac
 
 import dagster as dg
 
-from jobs_pipeline.defs.landing_sensor import run_request_for
-from jobs_pipeline.defs.s3_resources import S3LandingResource
-from jobs_pipeline.defs.validate_feed import validate_feed
+from jobs_pipeline.defs.feeds.landing_sensor import run_request_for
+from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.settings import load_settings
-from jobs_pipeline.storage.s3_landing_plan import parse_s3_cursor, plan_s3_tick
-from jobs_pipeline.storage.s3_listing import list_window
+from jobs_pipeline.landing.s3_plan import parse_s3_cursor, plan_s3_tick
+from jobs_pipeline.landing.s3_listing import list_window
 from jobs_pipeline.storage.s3_objects import quarantine_object
 from jobs_pipeline.storage.uri import is_s3_uri, split_object_uri
 

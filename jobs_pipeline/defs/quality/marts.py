@@ -1,7 +1,7 @@
 """The BI marts as daily-partitioned Dagster assets, their checks, schedule and dashboard.
 
 Thin wrappers over :mod:`jobs_pipeline.warehouse.marts`, :mod:`~jobs_pipeline.warehouse.anomalies`,
-:mod:`~jobs_pipeline.warehouse.mart_checks` and :mod:`jobs_pipeline.dashboard`. A partition is one
+:mod:`~jobs_pipeline.warehouse.mart_checks` and :mod:`jobs_pipeline.warehouse.dashboard`. A partition is one
 UTC day; materialising it rewrites that day only, so backfills (from the UI: select the
 partitions, "Materialize") and re-runs are cheap and idempotent. ``marts_daily`` refreshes
 yesterday at 00:45 UTC, after ``quality_tables_daily`` (00:15) rebuilt ``job_runs``; the
@@ -13,10 +13,10 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from jobs_pipeline.anomaly import DetectorSettings
-from jobs_pipeline.dashboard import CHARTS, write_dashboard
-from jobs_pipeline.defs.quality_tables import DUCKDB_POOL, job_runs
-from jobs_pipeline.defs.resources import DuckDBWarehouseResource
+from jobs_pipeline.warehouse.detector import DetectorSettings
+from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
+from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
+from jobs_pipeline.defs.resources.deployments import DuckDBWarehouseResource
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.warehouse import anomalies, marts
 from jobs_pipeline.warehouse.connection import scalar

@@ -4,12 +4,12 @@ from abc import ABC, abstractmethod
 
 import dagster as dg
 
-from jobs_pipeline.alerts import AlertSink, build_alert_sink
+from jobs_pipeline.warehouse.alerts import AlertSink, build_alert_sink
 from jobs_pipeline.settings import Settings
 
 
 class AlertSinkResource(dg.ConfigurableResource, ABC):
-    """Where quality anomaly alerts go (:mod:`jobs_pipeline.alerts`); every backend logs."""
+    """Where quality anomaly alerts go (:mod:`jobs_pipeline.warehouse.alerts`); every backend logs."""
 
     @abstractmethod
     def get_sink(self) -> AlertSink: ...

@@ -1,16 +1,16 @@
 """``landing_sensor``: one ``validate_feed`` run per new or changed file in the landing folder.
 
-Thin wrapper over :func:`jobs_pipeline.landing_plan.plan_tick`; the ``run_key`` is the file
+Thin wrapper over :func:`jobs_pipeline.landing.plan.plan_tick`; the ``run_key`` is the file
 version's digest (path + size + mtime), so Dagster itself also refuses a duplicate.
 A bad path or an unreadable folder is logged; the sensor never raises on one file.
 """
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources import LandingZoneResource
-from jobs_pipeline.defs.validate_feed import validate_feed
-from jobs_pipeline.landing import scan_landing
-from jobs_pipeline.landing_plan import Launch, plan_tick
+from jobs_pipeline.defs.resources.deployments import LandingZoneResource
+from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.landing.files import scan_landing
+from jobs_pipeline.landing.plan import Launch, plan_tick
 
 
 def run_request_for(launch: Launch) -> dg.RunRequest:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from jobs_pipeline.samples import DEMO_FEEDS, write_sample
+from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import Settings, load_settings
 
 CURSOR_FILE = ".demo-landing-sensor.cursor"
@@ -55,7 +55,7 @@ def _materialize_marts(instance: dg.DagsterInstance, resources: dict) -> str | N
     """Today's partition of the BI marts, then the dashboard page; returns the page's path."""
     from datetime import UTC, datetime
 
-    from jobs_pipeline.defs import marts
+    from jobs_pipeline.defs.quality import marts
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     daily = [marts.marketplace_quality_daily, marts.field_error_hotspots, marts.region_latency_daily,
@@ -73,13 +73,13 @@ def run_demo(project_root: Path | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from jobs_pipeline.defs.landing_sensor import landing_sensor
-    from jobs_pipeline.defs.quality_tables import (
+    from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
+    from jobs_pipeline.defs.quality.tables import (
         job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
         marketplace_quality_rates_in_range,
     )
-    from jobs_pipeline.defs.resources import LandingZoneResource, local_resources
-    from jobs_pipeline.defs.validate_feed import validate_feed
+    from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
+    from jobs_pipeline.defs.feeds.validate_feed import validate_feed
     from jobs_pipeline.warehouse.connection import connect
 
     root = (project_root or Path.cwd()).resolve()

@@ -36,6 +36,27 @@ class FeedFormatError(FeedError):
     """The feed exists but its bytes are not a usable table (empty, binary, ragged, ...)."""
 
 
+class FeedTooLargeError(FeedFormatError):
+    """The file (as uploaded) is over the configured size limit."""
+
+
+class DecompressionBombError(FeedFormatError):
+    """A compressed feed expands beyond the configured size or ratio limit."""
+
+
+class FeedArchiveError(FeedFormatError):
+    """A zip with zero or several feeds, or an archive inside an archive."""
+
+
+class FeedEncodingError(FeedFormatError):
+    """Bytes that are neither UTF-8 nor Windows-1252/Latin-1 text (or a mix of both)."""
+
+
+class FeedStructureError(FeedFormatError):
+    """Readable text that is not a table: header only, one giant column, ragged rows,
+    duplicate column names."""
+
+
 class RulesetError(JobsPipelineError):
     """A ruleset that does not exist or does not load."""
 

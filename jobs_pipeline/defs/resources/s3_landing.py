@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from jobs_pipeline.errors import FeedError, FeedNotFoundError
+from jobs_pipeline.domain.errors import FeedError, FeedNotFoundError
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.settings import Settings
 from jobs_pipeline.storage import log_redaction

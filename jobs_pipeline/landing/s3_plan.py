@@ -1,6 +1,6 @@
 """One sensor tick over an S3 landing window: the local planning logic plus a paging cursor.
 
-:func:`jobs_pipeline.landing_plan.plan_tick` decides, as for a local folder, which objects
+:func:`jobs_pipeline.landing.plan.plan_tick` decides, as for a local folder, which objects
 launch, which are unusable and which wait for the per-tick cap. This module only adds what
 S3 needs:
 
@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs_pipeline.landing import LandedFile
-from jobs_pipeline.landing_plan import CURSOR_VERSION, Launch, parse_cursor, plan_tick
+from jobs_pipeline.landing.files import LandedFile
+from jobs_pipeline.landing.plan import CURSOR_VERSION, Launch, parse_cursor, plan_tick
 
 S3_CURSOR_VERSION = 1
 

@@ -11,8 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs_pipeline.errors import FeedError, FeedNotFoundError
-from jobs_pipeline.validation import feed_errors  # noqa: F401  (registers the FeedFormatError subclasses)
+from jobs_pipeline.domain.errors import FeedError, FeedNotFoundError
 
 REASON_SUFFIX = ".reason.txt"
 
