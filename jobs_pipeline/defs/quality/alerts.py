@@ -30,7 +30,8 @@ import dagster as dg
 import duckdb
 
 from jobs_pipeline.warehouse.alerts import AnomalyAlert, emit_anomaly_event
-from jobs_pipeline.defs.resources.deployments import AlertSinkResource, DuckDBWarehouseResource
+from jobs_pipeline.defs.resources.alerts import AlertSinkResource
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 
 LOOKBACK_DAYS = 14
 MAX_ALERTS_PER_TICK = 50

@@ -16,7 +16,7 @@ import dagster as dg
 from jobs_pipeline.warehouse.detector import DetectorSettings
 from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
 from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
-from jobs_pipeline.defs.resources.deployments import DuckDBWarehouseResource
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.warehouse import anomalies, marts
 from jobs_pipeline.warehouse.connection import scalar

@@ -8,7 +8,7 @@ Numeric metadata uses stable keys so the UI plots them over time.
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources.deployments import DuckDBWarehouseResource
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
 from jobs_pipeline.warehouse.tables import (

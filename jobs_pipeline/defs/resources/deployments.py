@@ -5,12 +5,9 @@ Local defaults come from the checked settings; staging and prod read their paths
 secrets through ``dg.EnvVar`` so they resolve at launch and stay hidden in the UI.
 """
 
-from contextlib import contextmanager
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import duckdb
 
 from jobs_pipeline.defs.resources.alerts import (  # noqa: F401  (re-exported: one place to import resources from)
     AlertSinkResource, LogAlertSinkResource, WebhookAlertSinkResource, alert_sink_resource,
@@ -28,7 +25,7 @@ from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.jobs.reports import build_report_store
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.validation.sources import ReadLimits
-from jobs_pipeline.warehouse.connection import connect
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource  # noqa: F401
 
 
 class JobServiceResource(dg.ConfigurableResource):
@@ -72,19 +69,6 @@ class JobServiceResource(dg.ConfigurableResource):
                                    max_compression_ratio=self.feed_max_compression_ratio,
                                    batch_rows=self.feed_batch_rows, csv_chunk_bytes=self.feed_csv_chunk_bytes),
         )
-
-
-class DuckDBWarehouseResource(dg.ConfigurableResource):
-    """The quality database. Writers are serialised by the ``duckdb_writer`` pool;
-    readers open it read-only."""
-
-    path: str
-    lake_dir: str
-
-    @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.path, read_only=read_only) as con:
-            yield con
 
 
 class LandingZoneResource(dg.ConfigurableResource):

@@ -13,7 +13,7 @@ from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.demo.samples import SampleFeed, write_sample
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 def test_quarantine_decision_is_by_type() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import jobs_pipeline
-from jobs_pipeline_tests.retry.message_scan import scan_source, scan_tree
+from jobs_pipeline_tests.domain.message_scan import scan_source, scan_tree
 
 PACKAGE = Path(jobs_pipeline.__file__).parent
 

@@ -9,7 +9,7 @@ import pytest
 
 from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
 from jobs_pipeline.warehouse.connection import connect
-from jobs_pipeline_tests.marts.browser import inspect_page, screenshot
+from jobs_pipeline_tests.warehouse.browser import inspect_page, screenshot
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline.warehouse.mart_checks import check_day
-from jobs_pipeline_tests.marts import expected
-from jobs_pipeline_tests.marts.history import History
+from jobs_pipeline_tests.warehouse import expected
+from jobs_pipeline_tests.warehouse.history import History
 
 
 @pytest.fixture(scope="module")

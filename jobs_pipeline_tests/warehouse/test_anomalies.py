@@ -7,8 +7,8 @@ from pathlib import Path
 from jobs_pipeline.warehouse.detector import DEFAULT_RULES, DetectorSettings, MetricRule, judge
 from jobs_pipeline.warehouse import anomalies
 from jobs_pipeline.warehouse.connection import connect, scalar
-from jobs_pipeline_tests.marts.conftest import FIRST_JUDGED
-from jobs_pipeline_tests.marts.history import History
+from jobs_pipeline_tests.warehouse.conftest import FIRST_JUDGED
+from jobs_pipeline_tests.warehouse.history import History
 
 ERROR_RATE, VOLUME = DEFAULT_RULES
 MONDAY = date(2026, 6, 1)

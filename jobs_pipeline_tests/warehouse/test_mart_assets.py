@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 
 from jobs_pipeline.defs.quality import marts as mart_defs
-from jobs_pipeline.defs.resources.deployments import DuckDBWarehouseResource
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline.warehouse.marts import JOB_DAY
 from jobs_pipeline.warehouse.tables import build_job_runs
-from jobs_pipeline_tests.marts.history import History, load_history
+from jobs_pipeline_tests.warehouse.history import History, load_history
 
 MARTS = [mart_defs.marketplace_quality_daily, mart_defs.field_error_hotspots, mart_defs.region_latency_daily]
 

@@ -9,7 +9,7 @@ import pytest
 from jobs_pipeline.warehouse import anomalies, marts
 from jobs_pipeline.warehouse.connection import connect
 from jobs_pipeline.warehouse.tables import build_job_runs
-from jobs_pipeline_tests.marts.history import History, build_history, load_history
+from jobs_pipeline_tests.warehouse.history import History, build_history, load_history
 
 #: Days judged for anomalies: those with 7 same-weekday weeks of history before them.
 FIRST_JUDGED = 49

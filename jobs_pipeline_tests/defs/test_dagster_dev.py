@@ -14,7 +14,7 @@ import pytest
 
 from jobs_pipeline_tests.services import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
   location { name } jobs { name } sensors { name } schedules { name } assetNodes { assetKey { path } }
 } } } }"""

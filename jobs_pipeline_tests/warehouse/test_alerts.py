@@ -11,16 +11,12 @@ from pytest_httpserver import HTTPServer
 
 from jobs_pipeline.defs.quality import alerts as alerts_defs
 from jobs_pipeline.defs.quality.alerts import quality_alert_job, quality_alert_sensor
-from jobs_pipeline.defs.resources.deployments import (
-    DuckDBWarehouseResource,
-    LogAlertSinkResource,
-    WebhookAlertSinkResource,
-    alert_sink_resource,
-)
+from jobs_pipeline.defs.resources.alerts import LogAlertSinkResource, WebhookAlertSinkResource, alert_sink_resource
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.warehouse import anomalies
 from jobs_pipeline.warehouse.connection import connect
-from jobs_pipeline_tests.marts.history import History
+from jobs_pipeline_tests.warehouse.history import History
 
 HOOK = "/hooks/quality"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = ["jobs", "validation", "telemetry", "queue", "warehouse", "metrics.py", "transient.py", "errors.py",
         "settings.py", "landing.py", "landing_plan.py"]
 
