@@ -25,7 +25,7 @@ from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.jobs.reports import build_report_store
 from jobs_pipeline.settings import Settings, load_settings
 from jobs_pipeline.validation.sources import ReadLimits
-from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource  # noqa: F401
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource, warehouse_resource  # noqa: F401
 
 
 class JobServiceResource(dg.ConfigurableResource):
@@ -115,7 +115,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
             **retry_fields(settings),
             **report_fields(settings, from_env=False),
         ),
-        "warehouse": DuckDBWarehouseResource(path=str(settings.duckdb_path), lake_dir=settings.lake_uri),
+        "warehouse": warehouse_resource(settings, from_env=False),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
         "alert_sink": alert_sink_resource(settings, from_env=False),
         "s3_landing": s3_landing_resource(settings, from_env=False),
@@ -140,7 +140,7 @@ def shared_resources(settings: Settings) -> dict[str, Any]:
             **retry_fields(settings),
             **report_fields(settings, from_env=True),
         ),
-        "warehouse": DuckDBWarehouseResource(path=dg.EnvVar("JOBS_PIPELINE_DUCKDB"), lake_dir=lake),
+        "warehouse": warehouse_resource(settings, from_env=True),
         "sqs_jobs": sqs_jobs_resource(settings, from_env=True),
         "alert_sink": alert_sink_resource(settings, from_env=True),
         "s3_landing": s3_landing_resource(settings, from_env=True),
