@@ -1,16 +1,7 @@
-"""Standard quality metrics of a validation job, and the one way they are made.
-
-Rates are fractions in [0, 1] over ``records_total`` (0 when there are no records):
-``error_rate = records_error / records_total`` and
-``warning_rate = records_warning / records_total``.
-
-Counting semantics: a record is *error* when at least one error-severity rule fails on it,
-*warning* when no error rule fails but at least one warning rule does, and *valid* when no
-error rule fails (so warning records are also valid). ``errors_by_field[f]`` counts records
-whose field ``f`` failed at least one error rule; ``errors_by_rule[r]`` counts records that
-failed rule ``r``. A record with three bad fields is one ``records_error`` and three entries
-across ``errors_by_field``.
-"""
+"""Standard quality metrics of a validation job (``ValidationMetrics``), and the one way they
+are made (``MetricsCollector``). Rates are fractions of ``records_total`` in [0, 1]; a record
+is *error* when an error rule fails on it, *warning* when only warning rules do, and *valid*
+when no error rule fails. Counting semantics: docs/validation.md#counting."""
 
 import time
 from collections.abc import Callable

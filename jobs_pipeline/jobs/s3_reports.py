@@ -1,12 +1,8 @@
 """Error reports on S3: ``s3://bucket/<prefix>/<job_id>/errors.parquet`` and ``errors.csv``.
 
-The validator writes the report into a private temporary folder (:meth:`S3ReportStore.staging`);
-:meth:`S3ReportStore.publish` uploads each file with boto3's ``upload_file`` (a managed transfer:
-multipart past 8 MiB, parts retried) and the folder is removed when the job's staging ends,
-whether the upload succeeded or not. A job run again (a retry, a redelivery) has the same id and
-overwrites the same keys, so a report never exists twice. Credentials come from the default
-AWS chain (:mod:`jobs_pipeline.storage.client`).
-"""
+The validator writes into a private temporary folder; ``publish`` uploads each file (managed
+multipart transfer) and the folder is removed whatever happens. A re-run has the same job id
+and overwrites the same keys, so a report never exists twice."""
 
 import shutil
 import tempfile

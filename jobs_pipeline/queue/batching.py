@@ -1,11 +1,7 @@
 """Batch publishing helpers: the partial-failure error and size-bounded chunking.
 
-A batch is not all-or-nothing on any broker (an SQS ``SendMessageBatch`` answers 200 with
-some entries ``Failed``; a Celery loop can lose the broker half way). So a batch that could
-not publish everything raises :class:`BatchPublishError`, which says exactly which messages
-*were* queued (their receipts) and which were not (with the reason), so the caller can
-re-publish only the failed ones: re-publishing keeps the job id, so it is safe either way.
-"""
+No broker publishes a batch all-or-nothing, so :class:`BatchPublishError` says which messages
+were queued and which were not, and the caller re-publishes only those (same job ids: safe)."""
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass

@@ -1,17 +1,8 @@
-"""``CeleryQueuePublisher``: jobs as Celery tasks, by name, JSON only, task id = job id.
+"""``CeleryQueuePublisher``: jobs as Celery tasks sent by name, JSON only, task id = job id.
 
-The producer never imports worker code: it calls ``send_task(VALIDATE_FEED_TASK)`` on a
-bare Celery app that only knows the broker, so the API side needs neither the validator
-nor Dagster. Messages are JSON (``accept_content=["json"]``: a pickle can never be sent or
-accepted) and go to the tier's queue (``free`` or ``pro``; the worker consumes both).
-Outcomes (``feed.validated``) go to the tier's outcome queue (``QUEUE_NAME_OUTCOMES_FREE`` /
-``_PRO``, default ``<job queue>.outcomes``), which the worker never consumes.
-
-Celery's own publish retry is switched off (``retry=False``): it retries on any
-connection error with its own policy. Ours (:mod:`.publish_retry`) asks the shared
-classifier, re-sends with the *same* task id, and ends in a ``PublishError`` naming the
-backend and queue when the broker stays down.
-"""
+It never imports worker code (``send_task`` on a bare app that knows only the broker). Celery's
+own publish retry is off: :mod:`.publish_retry` asks the shared classifier, re-sends with the
+same task id and ends in a ``PublishError`` naming backend and queue."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING

@@ -1,16 +1,8 @@
 """The publishing seam: what a queue message is, where it goes and what publishing returns.
 
-A job is published as its JSON message (never pickle) with ``message_id = job_id``, so a
-re-publish of the same job is recognisable by every backend (Celery task id, SQS FIFO
-deduplication id, the in-memory dict).
-
-Two kinds of message, two sets of queues. A **job** (``jobs_pipeline.validate_feed``) goes to
-its tier's job queue, which the Celery worker and ``sqs_jobs_sensor`` consume. An **outcome**
-(``feed.validated``, for downstream consumers) goes to its tier's *outcome* queue
-(``<job queue>.outcomes`` by default on memory/Celery, ``SQS_OUTCOME_QUEUE_*_URL`` on SQS).
-Every publisher routes by :attr:`QueueMessage.kind` through :class:`TierQueues`, which refuses
-an outcome queue equal to a job queue: an outcome can never reach a job consumer.
-"""
+A message id is the job id, so every backend recognises a re-publish. Jobs go to their tier's
+job queue; outcomes (``feed.validated``) to the tier's outcome queue, and :class:`TierQueues`
+refuses an outcome queue equal to a job queue, so an outcome never reaches a job consumer."""
 
 import uuid
 from collections.abc import Mapping, Sequence

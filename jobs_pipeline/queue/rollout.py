@@ -1,16 +1,8 @@
-"""``RolloutQueuePublisher``: send a fixed share of jobs to a second backend.
+"""``RolloutQueuePublisher``: a fixed share of jobs to a second backend during a migration.
 
-The migration from one backend to another (docs/queue-migration.md) moves traffic in
-steps: 0 % -> 10 % -> 50 % -> 100 % of jobs on the new backend. Which backend a job goes to
-is decided by a hash of its ``job_id`` (not by chance), so a re-published or retried job
-always goes to the same backend as its first publish and is never consumed twice by two
-different consumers. Raising the percentage only moves jobs from primary to secondary
-(a job's bucket is fixed), never back and forth.
-
-Outcomes (``feed.validated``) are split the same way, by their own id (derived from the job
-id, so stable too), each to its backend's *outcome* queue: during a migration the downstream
-outcome consumers read both backends' outcome queues, as the job consumers read both job queues.
-"""
+The share is decided by a hash of the message id, not by chance, so a retried or re-published
+job always goes to the same backend, and raising the percentage only moves jobs one way
+(runbook: docs/queue-migration.md)."""
 
 import hashlib
 from collections.abc import Sequence

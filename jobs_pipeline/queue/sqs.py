@@ -1,24 +1,9 @@
 """``SQSQueuePublisher``: jobs as SQS messages through boto3, one queue per tier.
 
-- Queue URLs come from ``SQS_QUEUE_FREE_URL`` / ``SQS_QUEUE_PRO_URL``; ``AWS_REGION`` and
-  ``SQS_ENDPOINT_URL`` (a local SQS-compatible server) configure the client.
-- Outcomes (``feed.validated``) go to their own queues, ``SQS_OUTCOME_QUEUE_FREE_URL`` /
-  ``SQS_OUTCOME_QUEUE_PRO_URL`` (required at start-up unless ``PUBLISH_OUTCOMES=false``), never
-  to the job queues ``sqs_jobs_sensor`` consumes.
-- The client is made by :func:`jobs_pipeline.storage.client.aws_client`, which installs the
-  log redaction of session tokens (botocore DEBUG logs), as for S3.
-- The body is the job's JSON (``ValidationJob.to_message``); message attributes carry the
-  task name, tier, partition key, job id and schema version so a consumer can route or
-  reject a message without parsing the body.
-- FIFO queues (URL ending in ``.fifo``): ``MessageGroupId`` = partition key (order per
-  marketplace:category:region, parallel across them) and ``MessageDeduplicationId`` = job id,
-  so a re-publish within SQS's 5-minute window is dropped by SQS itself.
-- ``publish_batch`` sends ``SendMessageBatch`` calls of at most 10 entries and at most
-  ``max_batch_bytes`` (default 256 KiB; SQS now allows 1 MiB). A 200 answer is not success by
-  itself: every ``Failed`` entry is retried alone when SQS says it was not the sender's
-  fault, and reported in a :class:`BatchPublishError` otherwise.
-- botocore's own retries are off: the shared classifier decides (:mod:`.publish_retry`).
-"""
+Bodies are the job's JSON with routing attributes; FIFO queues group by partition key and
+de-duplicate by job id; batches are cut at 10 entries and ``max_batch_bytes``, and each
+``Failed`` entry is retried alone or reported. botocore's retries are off: the shared
+classifier decides (:mod:`.publish_retry`). Configuration: docs/queue-migration.md."""
 
 import json
 from collections.abc import Sequence

@@ -1,11 +1,7 @@
-"""Keep every event small: CloudEvents intermediaries only promise to forward 64 KiB.
+"""Keep every event under 64 KiB, all that CloudEvents intermediaries promise to forward.
 
-A feed with thousands of distinct bad columns would otherwise produce an event of
-megabytes. The per-key maps (``errors_by_field``, ``warnings_by_field``,
-``errors_by_rule``) keep their ``top_n`` largest entries, a ``<map>_truncated`` summary
-says how much was left out, and the full picture stays one click away in the error report
-(``error_report_uri``, set by the validator when it writes one).
-"""
+The per-key maps keep their ``top_n`` largest entries plus a ``<map>_truncated`` summary; the
+full picture stays in the error report (``error_report_uri``)."""
 
 from typing import Any
 

@@ -1,12 +1,8 @@
 """``jobs-pipeline telemetry replay``: re-send the lake's stored events to a sink.
 
-Backfilling a new data lake (or repairing a sink after an incident) reads the local event
-lake's ``date=YYYY-MM-DD`` partitions in the chosen range, validates each line back into a
-:class:`TelemetryEvent` and emits it to the sink. Ids are the original deterministic ids, so a
-receiver that de-duplicates by ``source``+``id`` (and our own tables) count each event once,
-however often a range is replayed. An event seen twice in the lake (a redelivered job) is
-sent once.
-"""
+For backfilling a new sink or repairing one after an incident. Events keep their original
+deterministic ids, so a receiver that de-duplicates counts each once however often a range is
+replayed."""
 
 import argparse
 import json

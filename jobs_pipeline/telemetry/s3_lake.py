@@ -1,14 +1,8 @@
 """The event lake on S3: one object per writer and flush, never appended to.
 
-S3 has no append and no rename, but a ``PutObject`` is atomic: the object appears complete
-or not at all. So events are buffered in memory (``emit`` does no network I/O) and ``flush``
-writes each day's buffer as ``<prefix>date=YYYY-MM-DD/part-<writer>-<n>.jsonl``. The writer
-id (host, pid, random) makes the key unique to this emitter, so two concurrent runs never
-write the same object; readers see only complete objects, named like the local lake's files.
-
-If a put fails, the events stay buffered and the next flush retries the same key, so a
-retried flush cannot duplicate events (and ``job_events`` dedups by ``event_id`` anyway).
-"""
+Events are buffered in memory and each flush writes one atomic ``PutObject`` per day under a
+key unique to this writer, so readers see only complete objects and two runs never collide.
+A failed put keeps the buffer and the next flush retries the same key (no duplicates)."""
 
 import os
 import socket

@@ -1,15 +1,8 @@
 """An ordered, on-disk backlog of encoded event batches for a sink that is down.
 
-Each batch is one file ``<seq>.batch`` (one encoded event per line), written to a temporary
-name and renamed, so a crash leaves whole batches only. A batch keeps its exact bytes until
-it is delivered, which keeps its ``Idempotency-Key`` stable across retries and restarts.
-Files are delivered in name order; a batch split after a 413 becomes ``<seq>-0000``,
-``<seq>-0001`` …, which sort right where the original stood.
-
-Every emitter owns a writer folder ``w-<pid>-<random>`` under the spool root, held with
-an ``flock``. At start-up it adopts the folders of writers that are gone (lock free), so a
-backlog survives a restart of the process that wrote it.
-"""
+One file per batch, written then renamed (a crash leaves whole batches), kept byte for byte
+until delivered so its ``Idempotency-Key`` is stable. Each emitter holds its writer folder with
+an ``flock`` and adopts the folders of writers that are gone, so a backlog survives a restart."""
 
 import fcntl
 import os
