@@ -9,8 +9,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-GOOGLE_COLUMNS = ["id", "title", "description", "link", "image_link", "availability", "price",
-                  "currency", "condition", "brand", "gtin"]
 REGION_CURRENCY = {"BR": "BRL", "US": "USD", "AR": "ARS", "MX": "MXN"}
 
 

@@ -21,9 +21,6 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 DEFAULT_TYPE_NAMESPACE = "io.jobspipeline"
 DEFAULT_SOURCE = "urn:jobs-pipeline:local:jobs"
-#: Attributes every mapped event has (the 4 REQUIRED ones plus ours).
-ATTRIBUTES = ("specversion", "type", "source", "id", "subject", "time", "datacontenttype",
-              "partitionkey", "attempt")
 
 
 class EventTooLargeError(ValueError):

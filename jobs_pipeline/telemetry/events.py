@@ -29,9 +29,6 @@ class EventType(StrEnum):
     FAILED = "job.failed"
 
 
-TERMINAL_TYPES = frozenset({EventType.COMPLETED, EventType.FAILED})
-
-
 def event_id_for(job_id: uuid.UUID | str, event_type: str, attempt: int, sequence: int) -> uuid.UUID:
     """Deterministic id: the same job, type, attempt and sequence always give the same id."""
     return uuid.uuid5(EVENT_NAMESPACE, f"{job_id}|{EventType(event_type).value}|{attempt}|{sequence}")

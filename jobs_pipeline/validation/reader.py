@@ -34,11 +34,6 @@ class FeedTable:
     raw_columns: list[str]  # as written in the file
 
 
-def normalise_column(name: str) -> str:
-    """Kept for callers of the spine: see :func:`.rulesets.normalise_name`."""
-    return normalise_name(name)
-
-
 def sniff_delimiter(text: str) -> str:
     """The candidate that splits the header into the most fields and the next lines into the
     same number (quoted fields respected). ``,`` when nothing splits."""

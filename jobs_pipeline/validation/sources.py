@@ -68,10 +68,6 @@ class PlainFeed:
     #: Scratch folder for derived files (removed with the feed by :func:`plain_feed`).
     workdir: Path | None = None
 
-    @property
-    def format_label(self) -> str:
-        return f"{self.feed_format}+{self.compression}" if self.compression else self.feed_format
-
 
 def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits, label: str) -> None:
     """Copy a decompressing stream into ``dst_path``, refusing bombs as the bytes come."""
