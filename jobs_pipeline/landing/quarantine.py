@@ -1,10 +1,8 @@
-"""Quarantine for unusable landing files: the file is *moved* (never deleted) out of the
-landing folder into the quarantine folder, keeping its relative path, next to a
-``<name>.reason.txt`` that says why in one line, so the seller and on-call can see what
-happened and the landing sensor does not pick it up again.
+"""Quarantine for unusable landing files, and the one rule of which failures quarantine.
 
-Which failures quarantine is decided by error *type*: every :class:`FeedError` except
-:class:`FeedNotFoundError` (there is nothing to move). Retrying could not help any of them.
+A local file is *moved* (never deleted) into the quarantine folder next to a one-line
+``<name>.reason.txt``; the S3 path copies the object instead (:mod:`jobs_pipeline.storage.s3_objects`).
+Both ask :func:`quarantines` whether a failure makes the file unusable.
 """
 
 import shutil
@@ -24,7 +22,9 @@ def _subclasses(cls: type) -> set[type]:
 
 
 def quarantines(error_type: str) -> bool:
-    """Whether a job that failed with ``error_type`` (a class name) makes its file quarantined."""
+    """Whether a job that failed with ``error_type`` (a class name) makes its file quarantined:
+    every :class:`FeedError` except :class:`FeedNotFoundError` (nothing to move); retrying could
+    not help any of them. Used by both the local landing folder and the S3 landing area."""
     names = {c.__name__ for c in _subclasses(FeedError)} - {c.__name__ for c in _subclasses(FeedNotFoundError)}
     return error_type in names
 

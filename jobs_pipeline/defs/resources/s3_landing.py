@@ -12,21 +12,14 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from jobs_pipeline.domain.errors import FeedError, FeedNotFoundError
 from jobs_pipeline.jobs.service import JobOutcome
+from jobs_pipeline.landing.quarantine import quarantines
 from jobs_pipeline.settings import Settings
 from jobs_pipeline.storage import log_redaction
 from jobs_pipeline.storage.s3_objects import quarantine_object
 from jobs_pipeline.storage.uri import S3Uri, is_s3_uri, split_object_uri
 
 GIB = 1024**3
-
-
-def _subclass_names(cls: type) -> set[str]:
-    names = {cls.__name__}
-    for sub in cls.__subclasses__():
-        names |= _subclass_names(sub)
-    return names
 
 
 class S3LandingResource(dg.ConfigurableResource):
@@ -72,7 +65,7 @@ class S3LandingResource(dg.ConfigurableResource):
         error = outcome.error
         if outcome.ok or error is None or not is_s3_uri(outcome.job.feed_uri) or not self.enabled:
             return None
-        if error.error_type not in _subclass_names(FeedError) - _subclass_names(FeedNotFoundError):
+        if not quarantines(error.error_type):
             return None
         bucket, key = split_object_uri(outcome.job.feed_uri)
         relpath = key[len(self.root.prefix):] if key.startswith(self.root.prefix) else key
