@@ -20,10 +20,6 @@ class JobsPipelineError(Exception):
         return str(self).splitlines()[0] if str(self) else type(self).__name__
 
 
-class SettingsError(JobsPipelineError):
-    """A missing or wrong environment variable, detected at start-up."""
-
-
 class FeedError(JobsPipelineError):
     """A feed file that cannot be validated (permanent: retrying the same bytes cannot help)."""
 
@@ -83,3 +79,23 @@ class PublishRetriesExhausted(PublishError):
     def __init__(self, message: str, *, backend: str, queue: str, attempts: int) -> None:
         super().__init__(message, backend=backend, queue=queue)
         self.attempts = attempts
+
+
+class TelemetryDeliveryError(JobsPipelineError):
+    """A durable telemetry sink (lake, DuckDB) could not make a job's events durable: events
+    failed or were dropped since the last flush, or its flush did not finish in time.
+
+    Transient on purpose: a full disk or a flaky object store may work on the next attempt,
+    and the job's retry re-emits every event (a hard-permanent cause such as missing
+    credentials still wins, see docs/retries.md).
+    """
+
+    retry_class = "transient"
+
+    def __init__(self, sink: str, *, failed_events: int, timed_out: bool = False, detail: str = "") -> None:
+        what = (f"flush did not finish in time; {failed_events} event(s) not confirmed" if timed_out
+                else f"{failed_events} event(s) not written since the last flush")
+        super().__init__(f"telemetry sink {sink}: {what}" + (f" ({detail})" if detail else ""))
+        self.sink = sink
+        self.failed_events = failed_events
+        self.timed_out = timed_out

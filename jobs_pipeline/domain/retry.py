@@ -1,15 +1,8 @@
-"""The retry seam of :class:`JobService.run`, and the one retry policy every runner shares.
+"""The retry seam of ``JobService.run``: the one retry policy every runner shares.
 
-A policy decides, from the exception and the attempt, whether the job should run again and
-after how long. :class:`ExponentialRetryPolicy` asks the shared type-based classifier
-(:func:`jobs_pipeline.domain.transient.classify`): permanent errors fail at once; transient and
-throttled ones are retried up to ``max_attempts`` with exponential backoff and full jitter
-(AWS "full jitter": ``uniform(0, min(cap, base * 2**(attempt-1)))``), throttling using a
-longer base so a throttled service gets room to recover.
-
-The adapters turn :class:`JobRetryRequested` into their own mechanism (Dagster
-``RetryRequested``, Celery ``Task.retry``) with the decision's ``delay_s`` and
-``max_attempts``, so the numbers are the same whichever runner runs the job.
+A policy decides from the exception (:func:`~jobs_pipeline.domain.transient.classify`) and
+the attempt whether the job runs again, and after how long (:mod:`.backoff`). The adapters
+turn :class:`JobRetryRequested` into Dagster ``RetryRequested`` or Celery ``Task.retry``.
 """
 
 import random
@@ -17,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobs_pipeline.domain.backoff import backoff_ceiling, backoff_delay
 from jobs_pipeline.domain.errors import JobsPipelineError
 from jobs_pipeline.domain.transient import Classification, ErrorClass, classify
 
@@ -73,17 +67,17 @@ class ExponentialRetryPolicy:
             cap_s=settings.retry_cap_s,  # type: ignore[attr-defined]
         )
 
+    def _base(self, kind: ErrorClass) -> float:
+        return self.throttle_base_s if kind is ErrorClass.THROTTLED else self.base_s
+
     def backoff_ceiling(self, kind: ErrorClass, attempt: int) -> float:
         """The largest delay after failed ``attempt``: ``min(cap, base * 2**(attempt-1))``."""
-        base = self.throttle_base_s if kind is ErrorClass.THROTTLED else self.base_s
-        exponent = min(max(attempt, 1) - 1, 62)  # no float overflow on absurd attempt numbers
-        return min(self.cap_s, base * (2.0 ** exponent))
+        return backoff_ceiling(attempt, base_s=self._base(kind), cap_s=self.cap_s)
 
     def delay_for(self, verdict: Classification, attempt: int) -> float:
-        delay = self.rng.uniform(0.0, self.backoff_ceiling(verdict.kind, attempt))
-        if verdict.retry_after_s is not None:  # the server said when: never earlier (but capped)
-            delay = max(delay, min(verdict.retry_after_s, self.cap_s))
-        return delay
+        """Full jitter; a server's ``Retry-After`` is a floor, capped at ``cap_s``."""
+        return backoff_delay(attempt, base_s=self._base(verdict.kind), cap_s=self.cap_s, rng=self.rng,
+                             retry_after_s=verdict.retry_after_s)
 
     def decide(self, exc: BaseException, attempt: int) -> RetryDecision:
         verdict = self.classifier(exc)

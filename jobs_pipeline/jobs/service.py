@@ -106,15 +106,25 @@ class JobService:
         """Execute one job: started → progress… → completed | failed (| retrying, raised).
 
         The job's events are flushed before it returns: a sink that cannot make them durable
-        raises here instead of reporting a job whose events are lost. When a retry is due,
-        the flush is best effort and never hides the retry request.
+        raises here instead of reporting a job whose events are lost, as ``JobRetryRequested``
+        when the retry policy retries that error (the next attempt re-emits every event). When a
+        retry is already due, the flush is best effort and never hides the retry request.
         """
         try:
             outcome = self._execute(job, attempt)
         except BaseException:  # JobRetryRequested above all: the flush must not replace it
             self._flush_quietly(job)
             raise
-        self.emitter.flush()
+        try:
+            self.emitter.flush()
+        except Exception as exc:
+            decision = self.retry_policy.decide(exc, attempt)
+            logger.error("job %s ended %s but its events are not durable: %s (%s)", job.job_id, outcome.status,
+                         exc, "retrying" if decision.retry else decision.reason)
+            if decision.retry:
+                raise JobRetryRequested(job_id=str(job.job_id), attempt=attempt, decision=decision,
+                                        cause=exc) from exc
+            raise
         return outcome
 
     def _flush_quietly(self, job: ValidationJob) -> None:

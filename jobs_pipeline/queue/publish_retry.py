@@ -1,18 +1,9 @@
 """Retry a publish call on transient broker errors only, then fail loudly.
 
-Both real publishers hand their broker call to :func:`publish_with_retry`: the shared
-classifier (:mod:`jobs_pipeline.domain.transient`, by type and structured fields, never message
-text) decides. A refused connection or a throttled call is retried with a short backoff;
-anything permanent (bad credentials, an encode error, a missing queue) fails at once. The
-caller passes a function that re-sends the *same* message (same Celery task id, same SQS
-deduplication id), so a retry after an ambiguous failure never creates a second job id.
-The final failure is a :class:`PublishError` naming the backend and queue: never a silent loss.
-
-- A server's ``Retry-After`` (``Classification.retry_after_s``) is a floor of the wait, capped
-  at ``cap_s`` (``RETRY_CAP_S``, the retry policy's cap): a server may ask for hours.
-- When the attempts are used up the error is :class:`PublishRetriesExhausted`, which declares
-  itself permanent: the retrying happened here, so no outer loop (the ``publish_outcome`` op)
-  retries it again and multiplies the attempts.
+Both real publishers hand their broker call to :func:`publish_with_retry`, which asks the
+shared classifier, waits by the shared backoff (short, on the caller's request path) and ends
+with a :class:`PublishError` naming the backend and queue, never a silent loss. Details:
+docs/retries.md.
 """
 
 import logging
@@ -20,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from jobs_pipeline.domain.backoff import backoff_delay
 from jobs_pipeline.domain.errors import PublishError, PublishRetriesExhausted
 from jobs_pipeline.domain.retry import ExponentialRetryPolicy
 from jobs_pipeline.domain.transient import Classification, ErrorClass, classify
@@ -31,19 +23,18 @@ T = TypeVar("T")
 DEFAULT_CAP_S: float = ExponentialRetryPolicy.cap_s
 
 
-def backoff_s(attempt: int, kind: ErrorClass, base_s: float) -> float:
-    """Short, bounded wait: publishing is on the caller's request path."""
-    base = base_s * (5 if kind is ErrorClass.THROTTLED else 1)
-    return min(base * 2 ** (attempt - 1), 2.0)
+#: Longest backoff between publish attempts when the server did not ask for more.
+BACKOFF_CAP_S = 2.0
+#: Throttling waits from a longer base, as the job retry policy does.
+THROTTLE_FACTOR = 5
 
 
 def delay_s(verdict: Classification, attempt: int, base_s: float, cap_s: float = DEFAULT_CAP_S) -> float:
-    """The wait before the next attempt: the short backoff, or the server's ``Retry-After``
-    when longer, never more than ``cap_s``."""
-    delay = backoff_s(attempt, verdict.kind, base_s)
-    if verdict.retry_after_s is not None:
-        delay = max(delay, verdict.retry_after_s)
-    return min(delay, cap_s)
+    """The wait before the next attempt: the exponential backoff without jitter (at most
+    ``BACKOFF_CAP_S``), or the server's ``Retry-After`` when longer, never more than ``cap_s``."""
+    base = base_s * (THROTTLE_FACTOR if verdict.kind is ErrorClass.THROTTLED else 1)
+    return backoff_delay(attempt, base_s=base, cap_s=min(BACKOFF_CAP_S, cap_s), jitter=False,
+                         retry_after_s=verdict.retry_after_s, retry_after_cap_s=cap_s)
 
 
 def publish_with_retry(send: Callable[[], T], *, backend: str, queue: str, max_attempts: int = 3,

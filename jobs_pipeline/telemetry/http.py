@@ -1,27 +1,8 @@
 """``HTTPTelemetryEmitter``: job events to an HTTP collector (a data lake's ingest endpoint).
 
-Why it is built this way:
-
-- **The job never waits for the network.** ``emit`` validates and appends to an in-memory
-  queue; one background thread encodes (CloudEvents, structured JSON), batches, sends and
-  retries. ``flush`` only asks the thread to ship the open batch now.
-- **Batches** close on a count, a byte size or an age, whichever comes first; they go as one
-  ``application/cloudevents-batch+json`` array (or one ``application/cloudevents+json`` event
-  per request with ``mode="structured"``), gzip-compressed.
-- **Retries** only where a resend can succeed: connection errors and timeouts (decided by the
-  shared type-based :func:`jobs_pipeline.domain.transient.classify`) and the statuses in
-  ``retry_statuses`` (429, 502, 503, 504, plus 500: the ``Idempotency-Key`` makes re-posting
-  a batch the server may have half-stored safe). The wait is ``Retry-After`` when the server
-  sent one, else full-jitter exponential backoff. 400 and any other status are never retried:
-  the batch goes to a dead-letter file. A 413 splits the batch in two until it fits.
-- **Idempotency-Key** is the SHA-256 of the uncompressed body; the batch is kept byte for byte
-  until delivered, so every retry (even after a restart) carries the same key.
-- **Nothing is lost when the sink is down**: a batch that failed, and everything queued behind
-  it, goes to the on-disk :class:`Spool` (so memory stays bounded), and the spool is sent
-  first, in order, when the sink answers again. ``close`` drains for a while, then spools what
-  is left for the next process.
-- The token comes from the environment (``TELEMETRY_HTTP_TOKEN``) and is only ever put in the
-  ``Authorization`` header: never in a log line, an error or ``repr``.
+``emit`` only queues; one background thread batches, sends (CloudEvents, gzip, an
+``Idempotency-Key``) and retries with the shared backoff. Batches it cannot send go to an
+on-disk spool, sent first when the collector answers again. Details: docs/events.md.
 """
 
 import gzip
@@ -36,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from jobs_pipeline.domain.backoff import full_jitter, parse_retry_after
+from jobs_pipeline.domain.backoff import backoff_delay, parse_retry_after
 from jobs_pipeline.telemetry.cloudevents import (
     BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, CloudEventsConfig, EventTooLargeError, encode,
 )
@@ -46,7 +27,8 @@ from jobs_pipeline.domain.transient import classify
 
 logger = logging.getLogger(__name__)
 
-#: Statuses worth re-sending (OTLP/HTTP: 429, 502, 503, 504; we add 500, see module doc).
+#: Statuses worth re-sending (OTLP/HTTP: 429, 502, 503, 504; we add 500: the Idempotency-Key
+#: makes re-posting a batch the server may have half-stored safe).
 DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The server says the body is too large: split, never resend as-is.
 TOO_LARGE = 413
@@ -319,12 +301,10 @@ class HTTPTelemetryEmitter:
                 continue
             if result.retryable:
                 self._failures += 1
-                delay = result.retry_after
-                if delay is not None:
-                    delay = min(delay, self.config.max_retry_after_s)
-                else:
-                    delay = full_jitter(self._failures, base_s=self.config.backoff_base_s,
-                                        cap_s=self.config.backoff_cap_s, rng=self._rng)
+                delay = backoff_delay(self._failures, base_s=self.config.backoff_base_s,
+                                      cap_s=self.config.backoff_cap_s, rng=self._rng,
+                                      retry_after_s=result.retry_after,
+                                      retry_after_cap_s=self.config.max_retry_after_s)
                 logger.warning("telemetry sink unavailable (%s); retrying %d event(s) in %.2fs",
                                result.reason, sum(len(b) for b in pending), delay)
                 return pending, delay

@@ -46,16 +46,28 @@ class LakeTelemetryEmitter:
             self._file_for(day).write(line + "\n")
 
     def flush(self) -> None:
-        """Publish every in-flight file (atomic rename); later events start new files."""
+        """Publish every in-flight file (atomic rename); later events start new files.
+
+        A file that cannot be published (disk full) is dropped from the open set, so later
+        events start a fresh file, and the first error is raised after trying all."""
         with self._lock:
-            for tmp, handle in self._open.values():
-                handle.flush()
-                if self.fsync:
-                    os.fsync(handle.fileno())
-                handle.close()
-                final = tmp.with_name(tmp.name.replace(".inflight-", "part-", 1))
-                os.replace(tmp, final)
-            self._open.clear()
+            entries, self._open = list(self._open.values()), {}
+            first: BaseException | None = None
+            for tmp, handle in entries:
+                try:
+                    handle.flush()
+                    if self.fsync:
+                        os.fsync(handle.fileno())
+                    handle.close()
+                    os.replace(tmp, tmp.with_name(tmp.name.replace(".inflight-", "part-", 1)))
+                except OSError as exc:
+                    first = first or exc
+                    try:
+                        handle.close()
+                    except OSError:
+                        pass
+            if first is not None:
+                raise first
 
     def close(self) -> None:
         self.flush()
