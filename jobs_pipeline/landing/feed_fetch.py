@@ -1,13 +1,8 @@
 """Giving the validator a local file when the feed is an ``s3://`` object.
 
-The object is streamed (under the size limit) into a private temporary folder under its own
-file name and the job runs on that copy, so the validator, the metrics and the events are
-exactly those of a local feed; the folder is removed afterwards.
-
-When the fetch fails (object too large or gone, network, throttling, access), the job must
-still end with ``job.failed`` or ``job.retrying`` like any unreadable feed: the service is
-handed a validator that re-raises the fetch error, so ``JobService.run`` reports and
-classifies it with the same retry policy.
+The object is streamed (under the size limit) into a private temporary folder and the job runs
+on that copy, so metrics and events are those of a local feed. A failed fetch is re-raised by the
+validator, so ``JobService.run`` reports and classifies it like any unreadable feed.
 """
 
 import tempfile

@@ -1,15 +1,7 @@
-"""The landing folder: which files are feeds, what context their path gives, when they are
-ready, and how each version of a file is identified.
-
-Layout: ``<landing>/<marketplace>/<category>/<region>/<file>``. A file elsewhere, or with
-an invalid segment, is *unusable*: reported once, never fatal. A file whose name marks it
-as in progress (``*.part``, ``*.tmp``, ``*.crdownload``, hidden or ``~`` files) waits, and
-so does a file whose size or mtime changed since the previous look.
-
-A file *version* is ``relative path + size + mtime`` (nanoseconds), plus the ETag for an S3
-object: its digest is the sensor's ``run_key`` and, through a UUIDv5, the job's id. An
-unchanged file therefore never runs twice, and a changed (or re-uploaded) file runs again.
-``path`` is a local path, or an ``s3://bucket/key`` string (``jobs_pipeline.storage``).
+"""The landing folder (``<landing>/<marketplace>/<category>/<region>/<file>``): which files are
+feeds, what context their path gives, when they are ready (no temporary name, size and mtime
+settled) and how each version is identified: its digest (path + size + mtime, + ETag on S3) is
+the sensor's ``run_key`` and, through a UUIDv5, the job's id. ``path`` may be ``s3://bucket/key``.
 """
 
 import hashlib

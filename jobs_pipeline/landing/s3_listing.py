@@ -1,14 +1,8 @@
 """One bounded window of the S3 landing area, as :class:`LandedFile` objects with ETags.
 
-Listing starts after a marker (``StartAfter``) and stops after ``max_keys`` keys, paging
-with ``MaxKeys``/``ContinuationToken``, so a bucket of 100,000 objects costs a sensor tick
-a few requests, never a full scan. S3 lists keys in lexicographic order, so the window's
-last key is the next tick's marker.
-
-Only complete objects exist in a listing: a multipart upload in progress is not an object
-until ``CompleteMultipartUpload``, so it is never picked up half written. Folder markers,
-temporary names (``*.part``...) and excluded prefixes (quarantine, reports) are skipped but
-still advance the marker.
+Listing starts after a marker (``StartAfter``) and stops after ``max_keys`` keys, so a sensor
+tick costs a few requests, never a full scan; the window's last key is the next marker. Folder
+markers, temporary names and excluded prefixes (quarantine, reports) are skipped.
 """
 
 from collections.abc import Sequence

@@ -1,18 +1,7 @@
-"""One sensor tick over an S3 landing window: the local planning logic plus a paging cursor.
-
-:func:`jobs_pipeline.landing.plan.plan_tick` decides, as for a local folder, which objects
-launch, which are unusable and which wait for the per-tick cap. This module only adds what
-S3 needs:
-
-- a **paging marker** (``after``): the next tick lists the keys after it, so large buckets
-  are swept a window at a time and a sweep that reaches the end starts again from the top;
-- a **bounded seen set** of object-version digests (key + size + mtime + ETag), most
-  recently seen last, trimmed to ``max_seen``. It is an optimisation: the ``run_key`` is the
-  same digest, so an object evicted from the set is deduplicated by Dagster's run keys.
-
-No ``since_last_modified``: LastModified has 1-second resolution and a strict comparison
-misses objects written in the same second. An S3 object is complete once listed, so there
-is no settling delay.
+"""One sensor tick over an S3 landing window: :func:`jobs_pipeline.landing.plan.plan_tick` plus
+what S3 needs, a paging marker (``after``, back to the top once the end is reached) and a bounded
+set of recently seen object-version digests (``max_seen``; the ``run_key`` is the same digest, so
+Dagster still deduplicates an evicted one). Why no ``since_last_modified``: docs/deployment.md.
 """
 
 import json

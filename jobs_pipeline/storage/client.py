@@ -1,11 +1,8 @@
-"""A boto3 S3 client for the business core (the Dagster layer passes dagster-aws's instead).
+"""A boto3 client for the business core (the Dagster layer passes dagster-aws's instead).
 
-Credentials always come from the default AWS chain (environment, profile, instance or task
-role) and are never read, stored or logged here. ``endpoint_url=None`` lets botocore apply
-``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` itself, which is how development and tests
-point everything at a local S3-compatible server. Every boto3 client of the project (S3
-here, SQS in :mod:`jobs_pipeline.queue.sqs`) is made by :func:`aws_client`, which installs the
-log redaction of :mod:`jobs_pipeline.storage.log_redaction` first.
+Credentials come only from the default AWS chain and are never read or logged here;
+``endpoint_url=None`` lets botocore honour ``AWS_ENDPOINT_URL``. Every boto3 client of the
+project is made by :func:`aws_client`, which installs :mod:`.log_redaction` first.
 """
 
 from typing import Any

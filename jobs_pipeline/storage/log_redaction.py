@@ -1,10 +1,8 @@
 """Keep AWS credentials out of logs, even at DEBUG.
 
-botocore's DEBUG logs print each signed request: its headers (``X-Amz-Security-Token``,
-the session token of a role) and the canonical request. A deployment that turns DEBUG on to
-diagnose S3 would then write live credentials to its logs. This filter, installed on the
-botocore loggers that print requests, redacts token and secret values before any handler
-sees the record. The access key id and the signature are not secrets and stay readable.
+botocore's DEBUG logs print each signed request, a role's session token included. This filter,
+on the botocore loggers that print requests, redacts token and secret values before any handler
+sees the record; the access key id and the signature are not secrets and stay readable.
 """
 
 import logging

@@ -1,11 +1,7 @@
 """Reading a landed object for validation, quarantining an unusable one, publishing a report.
 
-- :func:`download_object` streams the object to a local file of the same name (the reader
-  picks the format from the suffix) and stops at ``max_bytes``, so an oversized upload never
-  fills the disk; the validator then reads exactly what it reads for a local feed, which is
-  why the metrics are identical.
-- :func:`quarantine_object` *copies* the object under the quarantine prefix and writes a
-  ``.reason.json`` next to the copy; the seller's original is never deleted or modified.
+A download stops at ``max_bytes``, so an oversized upload never fills the disk; quarantine
+*copies* the object beside a ``.reason.json`` and never touches the seller's original.
 """
 
 import json

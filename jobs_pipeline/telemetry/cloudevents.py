@@ -1,11 +1,8 @@
 """CloudEvents 1.0, structured JSON mode: how our events look on the wire.
 
-``id`` is our deterministic ``event_id`` (a re-send keeps ``source`` + ``id``, which is
-CloudEvents' own duplicate key), ``subject`` the job, ``partitionkey`` the
-``marketplace:category:region`` key (never empty: missing parts are ``unknown``) and
-``attempt`` the job attempt; ``data`` is the full validated :class:`TelemetryEvent`.
-The JSON is assembled around pydantic's own serialiser (``model_dump_json``) because it
-runs for every event in the sender thread.
+``id`` is our deterministic ``event_id``, ``subject`` the job, ``partitionkey`` the
+``marketplace:category:region`` key, ``attempt`` the job attempt and ``data`` the validated
+:class:`TelemetryEvent` (docs/events.md).
 """
 
 import json
@@ -72,6 +69,7 @@ def encode(event: TelemetryEvent, config: CloudEventsConfig = CloudEventsConfig(
     An event over the limit is re-cut with an empty top list (counts and the report link
     stay); if even that is too big, :class:`EventTooLargeError` is raised.
     """
+    # Assembled around pydantic's own serialiser: this runs for every event in the sender thread.
     head = json.dumps(attributes(event, config), separators=(",", ":"))[:-1]
     body = f'{head},"data":{event.model_dump_json()}}}'.encode()
     if len(body) <= MAX_EVENT_BYTES:

@@ -1,21 +1,8 @@
 """Cheap supersets of each rule's failures, for the streaming pass.
 
-The exact rules (:func:`.expressions.fails`) cost a regex, a strip or a character count per
-value. The streaming pass only needs to know which records *may* fail something: those few
-(a few percent in a real feed) are then checked exactly, a batch at a time. So each rule
-here has a cheaper test that is True wherever the exact one is (and perhaps elsewhere):
-
-- ``length`` with only a maximum compares bytes (O(1) per value) instead of characters:
-  a value never has more characters than bytes.
-- ``range``/``compare`` cast without first checking the strict decimal format.
-- ``required`` costs nothing when another rule on the field already fails every missing
-  value (a type regex, an enum without blank values, an https URL, a GTIN).
-- ``required_if`` drops the strip/lower-case of its condition when the condition field has
-  an ``enum``: only values listed there that do not satisfy the condition are ruled out.
-
-The invariant ``fails(rule) implies may_fail(rule)`` is what keeps the counts exact; it is
-tested rule kind by rule kind (``jobs_pipeline_tests/validation/test_candidates.py``) and by
-the engine/reference agreement tests.
+Each rule gets a test that is True wherever the exact rule (:func:`.expressions.fails`) is and
+costs less; only the records it flags are checked exactly. ``fails ⇒ may_fail`` is what keeps
+the counts exact (docs/validation.md, "Streaming and memory").
 """
 
 import polars as pl

@@ -1,19 +1,9 @@
-"""Vectorised validation with polars: every rule is a column expression, never a Python
-loop per record.
+"""Vectorised validation with polars: every rule is a column expression, never a Python loop
+per record.
 
-One streaming pass: polars reads the file (``FEED_CSV_CHUNK_BYTES`` of text at a time),
-numbers the records and computes, per record, one cheap test that is True wherever some
-rule may fail (:mod:`.candidates`). Only those candidates (a few percent) leave the stream:
-they reach Python ``ReadLimits.batch_rows`` at a time and are checked with the exact rules
-(:func:`.expressions.fails`). In the same pass polars counts the records for progress and
-writes ``unique``'s hashes and values to a spill file. After the pass, ``unique``'s repeats
-are found and the counts, the report and the sample come from the failing rows. Memory is
-bounded by the batch and chunk sizes, not the file, but for the failing rows and ``unique``
-(which reads back 8 bytes a record).
-
-Counting semantics are those of :mod:`jobs_pipeline.jobs.metrics`. A required column missing
-from the file fails that rule on every record but is reported once, as a file-level
-message, not as one report row per record.
+One streaming pass flags the records that may fail (:mod:`.candidates`) and checks only those
+with the exact rules, a batch at a time, while counting progress and spilling ``unique``'s
+hashes; counts, report and sample then come from the failing rows (docs/validation.md).
 """
 
 import dataclasses

@@ -1,12 +1,8 @@
 """Each rule compiled to one polars boolean expression: True where the record fails it.
 
-All values are strings exactly as the seller wrote them (see :mod:`.reader`), so typing is
-strict and explicit: ``5.0``, ``+5`` and ``1e3`` are not integers, ``N/A`` is not a number,
-``"BRL "`` is not ``BRL``. Patterns are anchored (polars ``str.contains`` searches) and use
-ASCII classes (Rust's ``\\d`` is Unicode). Lengths count characters, not bytes.
-
-``unique`` here is within one frame; across a whole file the engine decides it after the
-pass (:class:`.engine._UniqueValues`).
+Values are strings as the seller wrote them, so typing is strict (``5.0`` is not an integer,
+``N/A`` not a number); patterns are anchored and use ASCII classes; lengths count characters.
+``unique`` here is within one frame; across a whole file the engine decides it.
 """
 
 import polars as pl

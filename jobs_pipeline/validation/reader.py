@@ -1,10 +1,8 @@
 """Open a plain feed (see :mod:`.sources`) as a lazy table of strings, or say in one line
 why it cannot be read.
 
-Every column is read as text: typing is a rule, never a side effect of the reader, so
-``N/A`` or ``5.0`` reach the rules exactly as the seller wrote them (no ``na_values``).
-CSV files are scanned lazily by polars (streamed in batches by the engine); JSON arrays and
-XLSX sheets have no streaming reader and are bounded by the size limit instead.
+Every column is read as text: typing is a rule, never the reader's (no ``na_values``). CSV is
+scanned lazily; JSON arrays and XLSX have no streaming reader and are bounded by the size limit.
 """
 
 import csv

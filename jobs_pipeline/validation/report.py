@@ -1,10 +1,8 @@
-"""The full error report a seller downloads: one row per failing (record, rule), in record
-then rule order, as ``errors.parquet`` and ``errors.csv``.
+"""The full error report a seller downloads: one row per failing (record, rule), file-level
+problems first, as ``errors.parquet`` and ``errors.csv``, streamed by polars in one pass.
 
-Columns: ``row`` (1-based record number, empty for file-level problems), ``field``,
-``rule``, ``severity``, ``value`` (first ``REPORT_VALUE_CHARS`` characters), ``message``.
-File-level problems come first. The rows arrive as one lazy frame that polars streams into
-both files in one pass (bounded memory, no Python per row).
+Columns: ``row`` (1-based, empty for file-level problems), ``field``, ``rule``, ``severity``,
+``value`` (first ``REPORT_VALUE_CHARS`` characters), ``message``.
 """
 
 from pathlib import Path

@@ -1,13 +1,7 @@
-"""Marketplace rulesets as data: one YAML (or JSON) file per ruleset version under
-``jobs_pipeline/validation/rulesets``.
-
-A ruleset is ``name@version``; each rule names a field, a kind, its parameters and a
-severity. Loading validates the file with pydantic and, when it is wrong, names the file,
-the rule (its position and field) and the parameter, so a typo never reaches a job.
-
-A ruleset may carry ``overrides`` by category and by region: extra rules, or rules with the
-same id that replace the base ones. :meth:`Ruleset.effective` applies them (category first,
-then region) and is what a job validates with; ``jobs-pipeline rules show`` prints it.
+"""Marketplace rulesets as data: one YAML (or JSON) file per ``name@version`` under
+``jobs_pipeline/validation/rulesets``, validated by pydantic on load (an error names the file,
+the rule and the parameter). :meth:`Ruleset.effective` applies the category then region
+``overrides``; ``jobs-pipeline rules show`` prints the result.
 """
 
 import json

@@ -1,14 +1,7 @@
-"""From the bytes a seller uploaded to one plain, local, UTF-8 (or columnar) file plus what
-it was: format, encoding, compression. Everything here works in bounded memory (fixed-size
-chunks), and every refusal is a typed :class:`FeedFormatError` with a one-line reason.
-
-- Size: the uploaded file must be at most ``max_file_bytes``.
-- gzip and zip (exactly one feed inside) are expanded into a temporary file, counting
-  bytes as they come: past ``max_decompressed_bytes``, or past ``max_compression_ratio``
-  once ``RATIO_GRACE_BYTES`` are out, the file is a decompression bomb.
-- Encoding: UTF-8 (a BOM is dropped), else Windows-1252 / Latin-1 transcoded to UTF-8.
-  A file that is valid UTF-8 with accents and then stops being valid is a mix of
-  encodings and is refused rather than guessed.
+"""From the bytes a seller uploaded to one plain, local, UTF-8 (or columnar) file plus what it
+was: format, encoding, compression. Memory stays bounded (fixed-size chunks); the size,
+decompression-bomb and encoding limits refuse a file with a typed :class:`FeedFormatError` and a
+one-line reason (docs/validation.md, "Any real-world file").
 """
 
 import codecs
