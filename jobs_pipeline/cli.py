@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from jobs_pipeline.domain.errors import JobsPipelineError
+from jobs_pipeline.settings import SettingsError
 
 EXIT_UNUSABLE = 2
 
@@ -38,23 +39,18 @@ def _print_metrics(outcome, as_json: bool) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from jobs_pipeline.domain.model import JobContext
-    from jobs_pipeline.jobs.service import JobService
+    from jobs_pipeline.domain.retry import NeverRetry
+    from jobs_pipeline.jobs import compose
     from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-    from jobs_pipeline.settings import load_settings
     from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 
-    settings = load_settings()
+    settings = compose.load_checked_settings()
     context = JobContext(marketplace=args.marketplace, category=args.category, region=args.region,
                          ruleset=args.ruleset, tier=args.tier)
-    from jobs_pipeline.jobs.reports import report_store_from_settings
-    from jobs_pipeline.validation.sources import limits_from_settings
-
-    # Same report location and read limits as the worker and the Dagster runs.
-    service = JobService(InMemoryQueuePublisher(), InMemoryTelemetryEmitter(),
-                         progress_every=settings.progress_every_records,
-                         sample_limit=settings.sample_errors_limit,
-                         report_store=report_store_from_settings(settings),
-                         read_limits=limits_from_settings(settings))
+    # Same report location and read limits as the worker and the Dagster runs; nothing published,
+    # events kept in memory, one attempt.
+    service = compose.build_service(settings, publisher=InMemoryQueuePublisher(),
+                                    emitter=InMemoryTelemetryEmitter(), retry_policy=NeverRetry())
     outcome = service.run(service.create_job(args.path, context))
     if not outcome.ok:
         print(f"error: {outcome.error.message}", file=sys.stderr)
@@ -112,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except JobsPipelineError as exc:
+    except (JobsPipelineError, SettingsError) as exc:
         print(f"error: {exc.reason}", file=sys.stderr)
         return EXIT_UNUSABLE
     except ValueError as exc:  # bad arguments (e.g. an invalid marketplace name)

@@ -1,21 +1,69 @@
-"""Configuration from the environment (pydantic-settings), checked once at start-up.
+"""Configuration from the environment (pydantic-settings): every variable, typed and checked.
 
-A missing or wrong variable raises :class:`SettingsError` naming the variable and what to
-set, instead of failing later in the middle of a job.
+A leaf module: it imports nothing of the project. A wrong variable raises :class:`SettingsError`
+naming it; checks that need the queue and telemetry registries run at start-up from
+:mod:`jobs_pipeline.jobs.compose`.
 """
 
+import os
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobs_pipeline.domain.errors import SettingsError
-from jobs_pipeline.queue.registry import QUEUE_BACKENDS
-from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
-
 Deployment = Literal["local", "staging", "prod"]
+#: Default outcome queue of a job queue (the suffix of ``queue.publisher.outcome_queue_name``).
+OUTCOME_QUEUE_SUFFIX = ".outcomes"
+
+
+class SettingsError(ValueError):
+    """A missing or wrong environment variable, detected at start-up."""
+
+    retry_class: ClassVar[str] = "permanent"
+
+    @property
+    def reason(self) -> str:
+        """The one-line reason shown to users."""
+        return str(self).splitlines()[0] if str(self) else type(self).__name__
+
+
+#: Allowed names per field (``queue_backend``, ``telemetry_sinks``...) while one load checks them.
+_KNOWN_NAMES: ContextVar[Mapping[str, Collection[str]]] = ContextVar("known_names", default={})
+
+
+@contextmanager
+def _known_names(names: Mapping[str, Collection[str]] | None) -> Iterator[None]:
+    token = _KNOWN_NAMES.set(names or {})
+    try:
+        yield
+    finally:
+        _KNOWN_NAMES.reset(token)
+
+
+def _check_known(field: str, value: str | list[str], what: str) -> None:
+    allowed = _KNOWN_NAMES.get().get(field)
+    if allowed is None:
+        return
+    unknown = [v for v in value if v not in allowed] if isinstance(value, list) else (
+        value if value not in allowed else None)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _s3_location(value: str) -> str:
+    """``s3://bucket/prefix`` normalised to a trailing ``/`` (as ``storage.uri.S3Uri`` does)."""
+    if not value.startswith("s3://"):
+        raise ValueError(f"not an s3:// location: {value!r}")
+    bucket, _, prefix = value[len("s3://"):].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {value!r}")
+    prefix = prefix.strip("/")
+    return f"s3://{bucket}/{prefix}/" if prefix else f"s3://{bucket}/"
 
 
 def _csv(value: object) -> list[str]:
@@ -62,7 +110,7 @@ class Settings(BaseSettings):
     jobs_pipeline_quarantine_dir: Path | None = None
     jobs_pipeline_reports_dir: Path | None = None
     jobs_pipeline_landing_tier: Literal["free", "pro"] = "free"
-    # S3 (issue 8, docs/deployment.md#aws): s3://bucket/prefix selects S3, else the local folders.
+    # S3 (docs/deployment.md#aws): s3://bucket/prefix selects S3, else the local folders.
     jobs_pipeline_landing_uri: str | None = Field(None, description="Landing area: a folder or s3://bucket/prefix.")
     jobs_pipeline_lake_uri: str | None = Field(None, description="Event lake: a folder or s3://bucket/prefix.")
     jobs_pipeline_reports_uri: str | None = Field(None, description="Error reports: a folder or s3://bucket/prefix.")
@@ -91,7 +139,7 @@ class Settings(BaseSettings):
     anomaly_sensitivity: float = Field(3.0, gt=0, description="Robust score beyond which a change is an anomaly.")
     quality_dashboard_path: Path | None = Field(None, description="Dashboard HTML file (default <reports>/quality_dashboard.html).")
 
-    # Queue backends (docs/queue-migration.md). Required ones are checked by check_queue_settings.
+    # Queue backends (docs/queue-migration.md). Required ones: queue.requirements.check_queue_settings.
     celery_broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0.")
     queue_publish_max_attempts: int = Field(3, ge=1, description="Publish attempts on transient broker errors.")
     celery_visibility_timeout_s: int = Field(3600, gt=0, description="Redelivery delay of unacked tasks (> longest job).")
@@ -109,8 +157,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_backend(cls, value: str) -> str:
         value = value.strip().lower()
-        if value not in QUEUE_BACKENDS:
-            raise ValueError(f"unknown queue backend {value!r}; allowed: {', '.join(sorted(QUEUE_BACKENDS))}")
+        _check_known("queue_backend", value, "queue backend")
         return value
 
     @field_validator("queue_rollout_backend")
@@ -118,7 +165,9 @@ class Settings(BaseSettings):
     def _known_rollout_backend(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return cls._known_backend(value)
+        value = value.strip().lower()
+        _check_known("queue_rollout_backend", value, "queue backend")
+        return value
 
     @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri", "jobs_pipeline_reports_uri")
     @classmethod
@@ -126,20 +175,16 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         if value.strip().lower().startswith("s3:"):
-            from jobs_pipeline.storage.uri import S3Uri
-
-            return str(S3Uri.parse(value.strip()))  # ValueError names what is wrong
+            return _s3_location(value.strip())  # ValueError names what is wrong
         return value.strip()
 
     @field_validator("telemetry_sinks")
     @classmethod
     def _known_sinks(cls, value: str) -> str:
         sinks = _csv(value.lower())
-        unknown = [s for s in sinks if s not in TELEMETRY_SINKS]
-        if unknown or not sinks:
-            raise ValueError(
-                f"unknown telemetry sink(s) {unknown or value!r}; allowed: {', '.join(sorted(TELEMETRY_SINKS))}"
-            )
+        if not sinks:
+            raise ValueError(f"no telemetry sink in {value!r}")
+        _check_known("telemetry_sinks", sinks, "telemetry sink(s)")
         return ",".join(sinks)
 
     @property
@@ -197,16 +242,16 @@ class Settings(BaseSettings):
     def dashboard_path(self) -> Path:
         return (self.quality_dashboard_path or self.reports_dir / "quality_dashboard.html").expanduser().resolve()
 
-    def queue_name(self, tier: str) -> str:
-        return self.queue_name_pro if tier == "pro" else self.queue_name_free
-
     @property
     def outcome_queue_names(self) -> dict[str, str]:
         """Outcome queue per tier (memory, Celery): ``QUEUE_NAME_OUTCOMES_*`` or ``<job queue>.outcomes``."""
-        from jobs_pipeline.queue.publisher import outcome_queue_name
+        return {"free": self.queue_name_outcomes_free or self.queue_name_free + OUTCOME_QUEUE_SUFFIX,
+                "pro": self.queue_name_outcomes_pro or self.queue_name_pro + OUTCOME_QUEUE_SUFFIX}
 
-        return {"free": self.queue_name_outcomes_free or outcome_queue_name(self.queue_name_free),
-                "pro": self.queue_name_outcomes_pro or outcome_queue_name(self.queue_name_pro)}
+    @property
+    def aws_region_name(self) -> str | None:
+        """The region of every AWS client: ``AWS_REGION``, else the SDK's own ``AWS_DEFAULT_REGION``."""
+        return self.aws_region or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def format_settings_error(exc: ValidationError) -> str:
@@ -219,16 +264,14 @@ def format_settings_error(exc: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(lines)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read and check the environment; raise :class:`SettingsError` naming the bad variable."""
+def load_settings(*, known_names: Mapping[str, Collection[str]] | None = None, **overrides: object) -> Settings:
+    """Read and type-check the environment; raise :class:`SettingsError` naming every bad variable.
+
+    ``known_names`` maps a field (``queue_backend``, ``queue_rollout_backend``, ``telemetry_sinks``)
+    to its allowed names, so an unknown name is reported with the other bad variables.
+    """
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        with _known_names(known_names):
+            return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(format_settings_error(exc)) from None
-    from jobs_pipeline.queue.requirements import check_queue_settings  # no client libraries imported
-
-    check_queue_settings(settings)
-    from jobs_pipeline.telemetry.config import check_telemetry_settings
-
-    check_telemetry_settings(settings)
-    return settings

@@ -1,26 +1,8 @@
 """The Celery worker: consumes the ``pro`` and ``free`` queues and runs ``JobService.run``.
 
-Start it with::
-
-    CELERY_BROKER_URL=redis://host:6379/0 celery -A jobs_pipeline.worker worker -Q pro,free
-
-``-Q pro,free`` lists ``pro`` first, and the Redis transport polls queues in that fixed
-order (``queue_order_strategy=priority``), so a waiting pro job is always taken before a
-free one. This module only wraps the core: the task body is ``JobService.run``.
-
-Delivery guarantees (docs/queue-migration.md, docs/deployment.md):
-
-- ``acks_late``: a message is acknowledged after the job ran, so a worker that dies
-  mid-job leaves it on the broker;
-- ``reject_on_worker_lost``: if the child process running the job is killed (OOM, SIGKILL),
-  the message is requeued instead of acked (Celery's default would ack and lose it);
-- a worker host that disappears entirely leaves the message unacked; Redis redelivers it
-  after ``CELERY_VISIBILITY_TIMEOUT_S`` (must exceed the longest job);
-- the job is idempotent by ``job_id``: event ids are deterministic, the tables de-duplicate
-  them and keep one row per job, so a redelivered job counts once;
-- JSON only: a pickled message is refused, never executed;
-- a body that is not a valid job is logged and rejected without requeue (never retried
-  forever, never run with guessed fields).
+Start it with ``celery -A jobs_pipeline.worker worker -Q pro,free`` (pro polled first). Tasks
+are acked late and requeued if the worker dies; a body that is not a job is rejected without
+requeue; JSON only. Delivery guarantees: docs/queue-migration.md, docs/deployment.md.
 """
 
 import logging
@@ -32,16 +14,12 @@ from celery.exceptions import Reject
 from pydantic import ValidationError
 
 from jobs_pipeline.domain.model import ValidationJob
-from jobs_pipeline.domain.retry import ExponentialRetryPolicy, JobRetryRequested
+from jobs_pipeline.domain.retry import JobRetryRequested
+from jobs_pipeline.jobs import compose
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import JSON_ONLY
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK
-from jobs_pipeline.queue.queue_factory import build_publisher
-from jobs_pipeline.jobs.reports import report_store_from_settings
-from jobs_pipeline.domain.errors import SettingsError
-from jobs_pipeline.settings import Settings, load_settings
-from jobs_pipeline.telemetry.factory import build_emitter
-from jobs_pipeline.validation.sources import limits_from_settings
+from jobs_pipeline.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +45,15 @@ def make_app(settings: Settings) -> Celery:
     return app
 
 
-settings = load_settings()
+settings = compose.load_checked_settings()  # a wrong variable fails here, at import
 app = make_app(settings)
 
 _services: dict[int, JobService] = {}
 
 
 def build_service(settings: Settings) -> JobService:
-    """The worker's JobService: same telemetry factory and retry policy as Dagster."""
-    return JobService(
-        build_publisher(settings),
-        build_emitter(settings.sinks, lake_dir=settings.lake_uri, settings=settings, component="worker"),
-        retry_policy=ExponentialRetryPolicy.from_settings(settings),
-        progress_every=settings.progress_every_records,
-        sample_limit=settings.sample_errors_limit,
-        report_store=report_store_from_settings(settings),  # JOBS_PIPELINE_REPORTS_URI / _DIR, as in Dagster
-        read_limits=limits_from_settings(settings),  # FEED_* limits, as in Dagster and the CLI
-    )
+    """The worker's JobService, built like Dagster's (its events say ``worker``)."""
+    return compose.build_service(settings, component="worker")
 
 
 def service() -> JobService:

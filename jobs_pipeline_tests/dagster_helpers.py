@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
+from jobs_pipeline.defs.resources.deployments import LandingZoneResource
+from jobs_pipeline.defs.resources.deployments import resources_for as deployment_resources
 from jobs_pipeline.settings import Settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def resources_for(settings: Settings, **landing_overrides) -> dict:
-    resources = local_resources(settings)
+    resources = deployment_resources(settings)
     landing = resources["landing"]
     resources["landing"] = LandingZoneResource(**{
         "landing_dir": landing.landing_dir, "quarantine_dir": landing.quarantine_dir, "tier": landing.tier,

@@ -2,17 +2,17 @@
 
 import pytest
 
-from jobs_pipeline.domain.errors import SettingsError
+from jobs_pipeline.jobs.compose import load_checked_settings
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.queue_factory import build_publisher, publisher_class
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError
 from jobs_pipeline.telemetry.composite import CompositeTelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.telemetry.lake import LakeTelemetryEmitter
 
 
 def test_defaults_are_the_embedded_local_setup(data_dir):
-    s = load_settings()
+    s = load_checked_settings()
     assert s.queue_backend == "memory" and s.dagster_deployment == "local"
     assert s.landing_dir == data_dir.resolve() / "landing"
     assert s.duckdb_path.name == "quality.duckdb"
@@ -21,7 +21,7 @@ def test_defaults_are_the_embedded_local_setup(data_dir):
 def test_unknown_queue_backend_names_the_variable_and_allowed_values(data_dir, monkeypatch):
     monkeypatch.setenv("QUEUE_BACKEND", "carrier-pigeon")
     with pytest.raises(SettingsError) as err:
-        load_settings()
+        load_checked_settings()
     assert "QUEUE_BACKEND" in str(err.value) and "memory" in str(err.value)
 
 
@@ -29,7 +29,7 @@ def test_wrong_deployment_and_sinks_are_named(data_dir, monkeypatch):
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "moon")
     monkeypatch.setenv("TELEMETRY_SINKS", "log,teletype")
     with pytest.raises(SettingsError) as err:
-        load_settings()
+        load_checked_settings()
     assert "DAGSTER_DEPLOYMENT" in str(err.value) and "TELEMETRY_SINKS" in str(err.value)
 
 

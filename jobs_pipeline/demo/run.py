@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
-from jobs_pipeline.settings import Settings, load_settings
+from jobs_pipeline.settings import Settings
 
 CURSOR_FILE = ".demo-landing-sensor.cursor"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -78,15 +78,16 @@ def run_demo(project_root: Path | None = None) -> int:
         job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
         marketplace_quality_rates_in_range,
     )
-    from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
+    from jobs_pipeline.defs.resources.deployments import LandingZoneResource, resources_for
     from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+    from jobs_pipeline.jobs.compose import load_checked_settings
     from jobs_pipeline.warehouse.connection import connect
 
     root = (project_root or Path.cwd()).resolve()
     _ensure_dagster_home(root)
-    settings = load_settings()
+    settings = load_checked_settings()
     _write_inputs(settings)
-    resources = local_resources(settings)
+    resources = resources_for(settings.model_copy(update={"dagster_deployment": "local"}))  # the demo is local
     # Demo files were written a moment ago: don't wait for them to settle.
     landing = resources["landing"]
     resources["landing"] = LandingZoneResource(

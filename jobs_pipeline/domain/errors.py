@@ -20,10 +20,6 @@ class JobsPipelineError(Exception):
         return str(self).splitlines()[0] if str(self) else type(self).__name__
 
 
-class SettingsError(JobsPipelineError):
-    """A missing or wrong environment variable, detected at start-up."""
-
-
 class FeedError(JobsPipelineError):
     """A feed file that cannot be validated (permanent: retrying the same bytes cannot help)."""
 

@@ -1,18 +1,9 @@
-"""Where a job's full error report ends up: the ``ReportStore`` seam (issue 8).
+"""Where a job's full error report ends up: the ``ReportStore`` seam.
 
-The validator always writes its report (``errors.parquet``, ``errors.csv``:
-:mod:`jobs_pipeline.validation.report`) into a *local* folder. A store says which folder
-(:meth:`ReportStore.staging`) and, once validation succeeded, makes the files final and returns
-their URIs (:meth:`ReportStore.publish`). ``JobService.run`` publishes before it emits
-``job.completed``, so ``ValidationMetrics.error_report_uri`` is always the final location:
-
-- :class:`LocalReportStore` (default, ``JOBS_PIPELINE_REPORTS_DIR``): the validator writes straight
-  into ``<reports_dir>/<job_id>/``; publishing changes nothing and the URIs are those paths.
-- ``S3ReportStore`` (:mod:`jobs_pipeline.jobs.s3_reports`, ``JOBS_PIPELINE_REPORTS_URI=s3://…``):
-  the validator writes into a private temporary folder; publishing uploads each file to
-  ``<prefix>/<job_id>/<name>``; the temporary folder is removed whatever happens.
-
-Nothing here imports Dagster, Celery or boto3 (the S3 store is imported only when chosen).
+The validator writes its report into a local folder (:meth:`ReportStore.staging`); once
+validation succeeded the store makes the files final and returns their URIs (``publish``), before
+``job.completed``. :class:`LocalReportStore` keeps them in ``<reports_dir>/<job_id>/``; the S3
+store (:mod:`jobs_pipeline.jobs.s3_reports`, imported only when chosen) uploads them.
 """
 
 from collections.abc import Iterator, Sequence
@@ -78,7 +69,5 @@ def build_report_store(location: str | Path, *, endpoint_url: str | None = None,
 
 def report_store_from_settings(settings: "Settings") -> ReportStore:
     """``JOBS_PIPELINE_REPORTS_URI`` if set, else ``JOBS_PIPELINE_REPORTS_DIR`` (the worker, the CLI)."""
-    from jobs_pipeline.queue.requirements import aws_region
-
     return build_report_store(settings.reports_uri, endpoint_url=settings.aws_endpoint_url,
-                              region=aws_region(settings))
+                              region=settings.aws_region_name)

@@ -1,19 +1,17 @@
-"""Choose the queue backend from settings (``QUEUE_BACKEND``); callers never change.
+"""Build the queue publisher settings ask for (``QUEUE_BACKEND``, plus ``QUEUE_ROLLOUT_*``).
 
-Backends are resolved from :data:`QUEUE_BACKENDS` lazily, so a backend's client library is
-imported only when it is chosen. With ``QUEUE_ROLLOUT_BACKEND`` and a positive
-``QUEUE_ROLLOUT_PERCENT`` the result is a :class:`~.rollout.RolloutQueuePublisher` sending
-that share of jobs (by ``job_id`` hash) to the rollout backend. A backend whose variables
-are missing fails here with a :class:`SettingsError` naming the variable.
+Backends come from :data:`QUEUE_BACKENDS`, imported only when chosen. With a rollout backend
+and a positive ``QUEUE_ROLLOUT_PERCENT`` that share of jobs goes through the rollout backend.
+A missing variable fails here with a :class:`SettingsError` naming it.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.domain.errors import SettingsError
 from jobs_pipeline.queue.publisher import QueuePublisher
 from jobs_pipeline.queue.registry import QUEUE_BACKENDS
 from jobs_pipeline.queue.requirements import require
+from jobs_pipeline.settings import SettingsError
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings

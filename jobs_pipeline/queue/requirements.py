@@ -1,20 +1,14 @@
-"""Which settings each queue backend needs, checked at start-up (``load_settings``).
+"""Which settings each queue backend needs, checked at start-up (:mod:`jobs_pipeline.jobs.compose`).
 
-A deployment that chose ``QUEUE_BACKEND=sqs`` without ``SQS_QUEUE_PRO_URL`` must fail when
-it starts, naming the variable, not at the first publish with a ``None`` URL. The same
-check runs for the rollout backend (``QUEUE_ROLLOUT_BACKEND``), and the publishers repeat it
-in ``from_settings`` so a publisher built by hand fails the same way.
-
-Outcome queues (``feed.validated``): with ``sqs`` the two ``SQS_OUTCOME_QUEUE_*_URL`` are
-required too, unless outcome publishing is switched off explicitly (``PUBLISH_OUTCOMES=false``);
-on every backend an outcome queue equal to a job queue is refused, so outcomes never reach
-the Celery worker or ``sqs_jobs_sensor``.
+A backend's missing variable (``QUEUE_BACKEND`` or ``QUEUE_ROLLOUT_BACKEND``) fails at start-up,
+naming it; the publishers repeat the check in ``from_settings``. With ``sqs`` the outcome queue
+URLs are required unless ``PUBLISH_OUTCOMES=false``; an outcome queue equal to a job queue is refused.
 """
 
-import os
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.domain.errors import SettingsError
+from jobs_pipeline.queue.registry import QUEUE_BACKENDS
+from jobs_pipeline.settings import SettingsError
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings
@@ -38,14 +32,9 @@ def missing_for(settings: "Settings", backend: str) -> list[str]:
     if getattr(settings, "publish_outcomes", True):
         names += REQUIRED_FOR_OUTCOMES.get(backend, ())
     missing = [name.upper() for name in names if not (getattr(settings, name, None) or "").strip()]
-    if backend == "sqs" and not aws_region(settings):
+    if backend == "sqs" and not settings.aws_region_name:
         missing.append("AWS_REGION")
     return missing
-
-
-def aws_region(settings: "Settings") -> str | None:
-    """``AWS_REGION``, else the SDK's own ``AWS_DEFAULT_REGION``."""
-    return settings.aws_region or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
 def require(settings: "Settings", backend: str) -> None:
@@ -73,8 +62,14 @@ def check_outcome_queues(settings: "Settings") -> None:
                                     "(the job consumers must never receive them)")
 
 
+def check_backend_name(var: str, backend: str) -> None:
+    if backend not in QUEUE_BACKENDS:
+        raise SettingsError(f"{var}: unknown queue backend {backend!r}; allowed: {', '.join(sorted(QUEUE_BACKENDS))}")
+
+
 def check_queue_settings(settings: "Settings") -> None:
     """Fail fast on an incomplete queue configuration (primary and rollout backends)."""
+    check_backend_name("QUEUE_BACKEND", settings.queue_backend)
     require(settings, settings.queue_backend)
     check_outcome_queues(settings)
     rollout = settings.queue_rollout_backend
@@ -86,4 +81,5 @@ def check_queue_settings(settings: "Settings") -> None:
     if rollout == settings.queue_backend:
         raise SettingsError(f"QUEUE_ROLLOUT_BACKEND: equals QUEUE_BACKEND ({rollout!r}); "
                             "set a different backend or unset it")
+    check_backend_name("QUEUE_ROLLOUT_BACKEND", rollout)
     require(settings, rollout)

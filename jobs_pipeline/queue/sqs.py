@@ -16,7 +16,7 @@ from jobs_pipeline.domain.model import MESSAGE_SCHEMA_VERSION, Tier
 from jobs_pipeline.queue.batching import BatchPublishError, FailedEntry, chunk
 from jobs_pipeline.queue.publish_retry import DEFAULT_CAP_S, publish_with_retry
 from jobs_pipeline.queue.publisher import MessageKind, PublishReceipt, QueueMessage, TierQueues
-from jobs_pipeline.queue.requirements import aws_region, require
+from jobs_pipeline.queue.requirements import require
 from jobs_pipeline.storage.client import aws_client
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class SQSQueuePublisher:
         return cls({"free": settings.sqs_queue_free_url or "", "pro": settings.sqs_queue_pro_url or ""},
                    outcome_queue_urls={"free": settings.sqs_outcome_queue_free_url,
                                        "pro": settings.sqs_outcome_queue_pro_url},
-                   region=aws_region(settings), endpoint_url=settings.sqs_endpoint_url,
+                   region=settings.aws_region_name, endpoint_url=settings.sqs_endpoint_url,
                    max_batch_bytes=settings.sqs_max_batch_bytes,
                    max_attempts=settings.queue_publish_max_attempts, retry_cap_s=settings.retry_cap_s)
 

@@ -1,13 +1,14 @@
-"""Sink configuration from the checked settings: one place for the worker, Dagster and the CLI.
+"""Sink configuration from the settings: one place for the worker, Dagster and the CLI.
 
-``check_telemetry_settings`` runs at start-up (``load_settings``) so a deployment asking for
-the ``http`` sink without ``TELEMETRY_HTTP_URL`` fails at once, naming the variable.
+:func:`check_telemetry_settings` runs at start-up (:mod:`jobs_pipeline.jobs.compose`): an unknown
+sink, or the ``http`` sink without ``TELEMETRY_HTTP_URL``, fails at once naming the variable.
 """
 
 from typing import TYPE_CHECKING
 
-from jobs_pipeline.domain.errors import SettingsError
+from jobs_pipeline.settings import SettingsError
 from jobs_pipeline.telemetry.cloudevents import CloudEventsConfig, source_for
+from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
 
 if TYPE_CHECKING:
     from jobs_pipeline.settings import Settings
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
 
 
 def check_telemetry_settings(settings: "Settings") -> None:
+    unknown = [s for s in settings.sinks if s not in TELEMETRY_SINKS]
+    if unknown:
+        raise SettingsError(f"TELEMETRY_SINKS: unknown telemetry sink(s) {unknown!r}; "
+                            f"allowed: {', '.join(sorted(TELEMETRY_SINKS))}")
     if "http" in settings.sinks and not (settings.telemetry_http_url or "").strip():
         raise SettingsError(
             "TELEMETRY_HTTP_URL: TELEMETRY_SINKS includes 'http' but no collector URL is set; "

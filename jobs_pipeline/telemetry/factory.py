@@ -1,7 +1,6 @@
 """Build the emitter a deployment asked for (``TELEMETRY_SINKS``), importing only those sinks.
 
-The Celery worker, the CLI and the Dagster resources all call :func:`build_emitter`, so a
-deployment configures telemetry once.
+The Celery worker, the CLI and the Dagster resources all call :func:`build_emitter`.
 """
 
 from collections.abc import Sequence
@@ -9,6 +8,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobs_pipeline.settings import SettingsError
 from jobs_pipeline.telemetry.composite import CompositeTelemetryEmitter
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 
 def _load(name: str) -> type:
+    if name not in TELEMETRY_SINKS:
+        raise SettingsError(f"TELEMETRY_SINKS: unknown telemetry sink(s) {[name]!r}; "
+                            f"allowed: {', '.join(sorted(TELEMETRY_SINKS))}")
     module, _, attr = TELEMETRY_SINKS[name].partition(":")
     return getattr(import_module(module), attr)
 
@@ -45,7 +48,7 @@ def build_sink(name: str, *, lake_dir: Path | str | None = None, settings: "Sett
     if name == "lake":
         if lake_dir is None:
             raise ValueError("the lake sink needs a lake directory (JOBS_PIPELINE_LAKE_DIR)")
-        if str(lake_dir).startswith("s3://"):  # JOBS_PIPELINE_LAKE_URI on S3 (issue 8)
+        if str(lake_dir).startswith("s3://"):  # JOBS_PIPELINE_LAKE_URI on S3
             from jobs_pipeline.telemetry.s3_lake import S3LakeTelemetryEmitter
 
             return S3LakeTelemetryEmitter(str(lake_dir))

@@ -1,6 +1,6 @@
 """Names of the telemetry sinks a deployment can choose (``TELEMETRY_SINKS``).
 
-Kept apart from the emitters so settings can check a name without importing any sink.
+Kept apart from the emitters so a name can be checked without importing any sink.
 """
 
 TELEMETRY_SINKS: dict[str, str] = {

@@ -7,9 +7,9 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given, settings as hsettings, strategies as st
 
-from jobs_pipeline.domain.errors import FeedFormatError, SettingsError
+from jobs_pipeline.domain.errors import FeedFormatError
 from jobs_pipeline.domain.retry import ExponentialRetryPolicy, NeverRetry
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError, load_settings
 from jobs_pipeline.domain.transient import ErrorClass
 
 THROTTLED = ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject")

@@ -9,15 +9,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from jobs_pipeline.defs.resources.deployments import local_resources
-from jobs_pipeline.domain.errors import SettingsError
+from jobs_pipeline.defs.resources.deployments import resources_for
 from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.domain.retry import ExponentialRetryPolicy, JobRetryRequested
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.jobs.reports import LocalReportStore, ReportStore, build_report_store
 from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError, load_settings
 from jobs_pipeline.telemetry.events import EventType
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 
@@ -124,7 +123,7 @@ def test_a_service_without_a_store_writes_no_report(feed):
 
 def test_settings_reports_uri_defaults_to_the_reports_folder_and_the_dagster_service_uses_it(settings, feed):
     assert settings.jobs_pipeline_reports_uri is None and settings.reports_uri == str(settings.reports_dir)
-    service = local_resources(settings)["job_service"].get_service()
+    service = resources_for(settings)["job_service"].get_service()
     assert isinstance(service.report_store, LocalReportStore)
     assert service.report_store.location == str(settings.reports_dir)
 
@@ -145,7 +144,7 @@ def test_reports_uri_accepts_a_local_folder(data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("JOBS_PIPELINE_REPORTS_URI", str(tmp_path / "elsewhere"))
     settings = load_settings()
     assert isinstance(build_report_store(settings.reports_uri), LocalReportStore)
-    assert local_resources(settings)["job_service"].get_service().report_store.location == str(tmp_path / "elsewhere")
+    assert resources_for(settings)["job_service"].get_service().report_store.location == str(tmp_path / "elsewhere")
 
 
 @pytest.mark.parametrize("value", ["s3:/acme-feeds/reports", "s3://", "S3://"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
-from jobs_pipeline.defs.resources.deployments import LandingZoneResource, local_resources
+from jobs_pipeline.defs.resources.deployments import LandingZoneResource, resources_for
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.demo.samples import SampleFeed, write_sample
@@ -43,7 +43,7 @@ def test_sensor_run_quarantines_unusable_file_and_carries_on(settings, instance)
     good = write_sample(landing, SampleFeed("amazon", "toys", "US", 50, 10))
     bad = landing / "amazon" / "toys" / "US" / "zip_many.zip"
     shutil.copy(CORPUS / "zip_many.zip", bad)
-    resources = local_resources(settings)
+    resources = resources_for(settings)
     lz = resources["landing"]
     resources["landing"] = LandingZoneResource(landing_dir=lz.landing_dir, quarantine_dir=lz.quarantine_dir,
                                                tier=lz.tier, settle_seconds=0.0)

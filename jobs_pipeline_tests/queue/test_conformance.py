@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 
-from jobs_pipeline.domain.errors import PublishError, SettingsError
+from jobs_pipeline.domain.errors import PublishError
+from jobs_pipeline.jobs.compose import load_checked_settings
 from jobs_pipeline.domain.model import JobContext, Tier, ValidationJob
 from jobs_pipeline.queue.publisher import VALIDATE_FEED_TASK, QueueMessage
 from jobs_pipeline.queue.queue_factory import build_publisher
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError
 from jobs_pipeline_tests.queue.harness import QUEUE_ENV, Harness
 
 
@@ -71,7 +72,7 @@ def test_settings_build_this_backend_and_missing_variables_are_named(harness: Ha
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     for var, value in (harness.settings_env or {}).items():
         monkeypatch.setenv(var, value)
-    publisher = build_publisher(load_settings())
+    publisher = build_publisher(load_checked_settings())
     assert publisher.backend == harness.publisher.backend
     publisher.close()
     required = [v for v in (harness.settings_env or {}) if v not in ("QUEUE_BACKEND", "SQS_ENDPOINT_URL")]
@@ -80,11 +81,11 @@ def test_settings_build_this_backend_and_missing_variables_are_named(harness: Ha
         if var == "AWS_REGION":
             monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
         with pytest.raises(SettingsError, match=var):
-            load_settings()
+            load_checked_settings()
         monkeypatch.setenv(var, harness.settings_env[var])
     monkeypatch.setenv("QUEUE_BACKEND", "kafka")
     with pytest.raises(SettingsError, match="QUEUE_BACKEND"):
-        load_settings()
+        load_checked_settings()
 
 
 def test_messages_are_json_with_the_task_name(harness: Harness) -> None:

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from jobs_pipeline.defs.resources.deployments import (
-    InMemoryQueueResource, JobServiceResource, SQSQueueResource, TelemetryResource, local_resources)
+    InMemoryQueueResource, JobServiceResource, SQSQueueResource, TelemetryResource, resources_for)
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.model import JobContext, ValidationJob
@@ -135,7 +135,7 @@ def test_sqs_backend_with_the_sensor_and_validate_feed_runs(feed, tmp_path, refe
                 assert request.tags["tier"] == "pro" and request.tags["marketplace"] == FEED.marketplace
                 out = validate_feed.execute_in_process(
                     run_config=request.run_config, instance=instance,
-                    resources={**local_resources(settings), "job_service": job_service},
+                    resources={**resources_for(settings), "job_service": job_service},
                     tags={**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": SENSOR_NAME})
                 assert out.success
                 launched += 1

@@ -12,18 +12,18 @@ import pytest
 import redis
 
 from jobs_pipeline.defs.resources.deployments import (
-    CeleryQueueResource, InMemoryQueueResource, RolloutQueueResource, SQSQueueResource, local_resources,
-    queue_resource, resources_by_deployment)
+    CeleryQueueResource, InMemoryQueueResource, RolloutQueueResource, SQSQueueResource, queue_resource, resources_for)
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
-from jobs_pipeline.domain.errors import PublishError, SettingsError
+from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.domain.model import JobContext, Tier, ValidationJob
+from jobs_pipeline.jobs.compose import load_checked_settings
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.publisher import FEED_VALIDATED, VALIDATE_FEED_TASK, QueueMessage, TierQueues
 from jobs_pipeline.queue.sqs import SQSQueuePublisher, sqs_client
 from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
 from jobs_pipeline_tests.dagster_helpers import feed_run_config
@@ -121,19 +121,19 @@ def test_sqs_outcome_urls_are_required_at_start_up_unless_publishing_outcomes_is
         data_dir, queue_env, backend_vars) -> None:
     for var, value in {**SQS_ENV, **backend_vars}.items():
         queue_env.setenv(var, value)
-    settings = load_settings()
+    settings = load_checked_settings()
     assert (settings.sqs_outcome_queue_free_url, settings.publish_outcomes) == (SQS_ENV["SQS_OUTCOME_QUEUE_FREE_URL"],
                                                                                 True)
     for var in ("SQS_OUTCOME_QUEUE_FREE_URL", "SQS_OUTCOME_QUEUE_PRO_URL"):
         queue_env.delenv(var)
         with pytest.raises(SettingsError, match=var) as err:
-            load_settings()
+            load_checked_settings()
         assert "PUBLISH_OUTCOMES=false" in str(err.value)
         queue_env.setenv(var, SQS_ENV[var])
     queue_env.delenv("SQS_OUTCOME_QUEUE_FREE_URL")
     queue_env.delenv("SQS_OUTCOME_QUEUE_PRO_URL")
     queue_env.setenv("PUBLISH_OUTCOMES", "false")
-    assert load_settings().publish_outcomes is False  # explicitly off: starts without outcome queues
+    assert load_checked_settings().publish_outcomes is False  # explicitly off: starts without outcome queues
 
 
 @pytest.mark.parametrize("var, value, extra", [
@@ -146,15 +146,15 @@ def test_an_outcome_queue_equal_to_a_job_queue_fails_at_start_up_naming_it(data_
     for name, v in {**extra, var: value}.items():
         queue_env.setenv(name, v)
     with pytest.raises(SettingsError, match=var):
-        load_settings()
+        load_checked_settings()
 
 
 def test_outcome_queue_names_follow_the_job_queue_names_unless_set(data_dir, queue_env) -> None:
     queue_env.setenv("QUEUE_NAME_PRO", "jobs-pro")
-    assert load_settings().outcome_queue_names == {"free": "free.outcomes", "pro": "jobs-pro.outcomes"}
+    assert load_checked_settings().outcome_queue_names == {"free": "free.outcomes", "pro": "jobs-pro.outcomes"}
     queue_env.setenv("QUEUE_NAME_OUTCOMES_FREE", "results-free")
-    assert load_settings().outcome_queue_names == {"free": "results-free", "pro": "jobs-pro.outcomes"}
-    publisher = CeleryQueuePublisher.from_settings(load_settings(queue_backend="celery",
+    assert load_checked_settings().outcome_queue_names == {"free": "results-free", "pro": "jobs-pro.outcomes"}
+    publisher = CeleryQueuePublisher.from_settings(load_checked_settings(queue_backend="celery",
                                                                  celery_broker_url="redis://127.0.0.1:1/0"))
     assert (publisher.queue_for(Tier.FREE, "outcome"), publisher.queue_for(Tier.PRO, "outcome")) == (
         "results-free", "jobs-pro.outcomes")
@@ -172,7 +172,7 @@ def staging_env(monkeypatch: pytest.MonkeyPatch, root: Path, **queue_vars: str):
     monkeypatch.setenv("DAGSTER_DEPLOYMENT", "staging")
     for var, value in queue_vars.items():
         monkeypatch.setenv(var, value)
-    return load_settings()
+    return load_checked_settings()
 
 
 def run_feed(settings, instance, resources, tier: str = "pro"):
@@ -200,7 +200,7 @@ def test_staging_with_celery_publishes_the_outcome_on_the_outcome_queue_and_the_
     free, pro = f"free-{suffix}", f"pro-{suffix}"
     settings = staging_env(queue_env, data_dir, QUEUE_BACKEND="celery", CELERY_BROKER_URL=redis_server.url,
                            QUEUE_NAME_FREE=free, QUEUE_NAME_PRO=pro)
-    resources = resources_by_deployment(settings)["staging"]
+    resources = resources_for(settings)
     assert isinstance(resources["job_service"].queue, CeleryQueueResource)
     r = redis.Redis.from_url(redis_server.url)
 
@@ -242,7 +242,7 @@ def test_staging_with_sqs_publishes_the_outcome_on_the_outcome_queue_and_the_sen
                            SQS_ENDPOINT_URL=moto_server.endpoint_url, SQS_QUEUE_FREE_URL=urls["free"],
                            SQS_QUEUE_PRO_URL=urls["pro"], SQS_OUTCOME_QUEUE_FREE_URL=outcome_urls["free"],
                            SQS_OUTCOME_QUEUE_PRO_URL=outcome_urls["pro"])
-    resources = resources_by_deployment(settings)["staging"]
+    resources = resources_for(settings)
     assert isinstance(resources["job_service"].queue, SQSQueueResource)
 
     job_id = run_feed(settings, instance, resources, tier="pro")
@@ -263,7 +263,7 @@ def test_staging_with_sqs_publishes_the_outcome_on_the_outcome_queue_and_the_sen
 
 
 def test_local_resources_publish_outcomes_to_the_memory_outcome_queue(settings, instance) -> None:
-    resources = local_resources(settings)
+    resources = resources_for(settings)
     queue = resources["job_service"].queue
     assert isinstance(queue, InMemoryQueueResource)
     job_id = run_feed(settings, instance, resources, tier="free")
@@ -274,8 +274,8 @@ def test_local_resources_publish_outcomes_to_the_memory_outcome_queue(settings, 
 
 def test_publish_outcomes_false_publishes_no_outcome(data_dir, queue_env, instance) -> None:
     queue_env.setenv("PUBLISH_OUTCOMES", "false")
-    settings = load_settings()
-    resources = local_resources(settings)
+    settings = load_checked_settings()
+    resources = resources_for(settings)
     assert resources["job_service"].queue.publish_outcomes is False
     job_id = run_feed(settings, instance, resources, tier="pro")
     publisher = resources["job_service"].queue.get_publisher()  # the process-wide memory queues
@@ -297,7 +297,7 @@ def test_staging_queue_resource_follows_the_backend_and_the_rollout(data_dir, qu
             queue_env.delenv(var, raising=False)
         for var, value in env.items():
             queue_env.setenv(var, value)
-        resource = queue_resource(load_settings(), from_env=False)
+        resource = queue_resource(load_checked_settings(), from_env=False)
         assert isinstance(resource, kind), name
         publisher = resource.get_publisher()
         try:

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from jobs_pipeline.defs.resources.deployments import local_resources
+from jobs_pipeline.defs.resources.deployments import resources_for
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.demo.samples import SampleFeed, write_sample
 from jobs_pipeline_tests import services
@@ -60,7 +60,7 @@ def test_production_instance_on_postgres_runs_validate_feed(fresh_database, tmp_
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = validate_feed.execute_in_process(run_config=run_config, instance=instance,
-                                                  resources=local_resources(settings), tags={"tier": "pro"})
+                                                  resources=resources_for(settings), tags={"tier": "pro"})
         assert result.success
         stored = instance.get_run_by_id(result.run_id)
         assert stored is not None and stored.is_success and stored.tags["tier"] == "pro"

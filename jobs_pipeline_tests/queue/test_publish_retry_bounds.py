@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from jobs_pipeline.defs.resources.deployments import CeleryQueueResource, JobServiceResource, local_resources
+from jobs_pipeline.defs.resources.deployments import CeleryQueueResource, JobServiceResource, resources_for
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.errors import PublishError, PublishRetriesExhausted
 from jobs_pipeline.domain.model import JobContext, ValidationJob
@@ -143,7 +143,7 @@ def test_publish_outcome_does_not_retry_a_publish_that_used_its_attempts(setting
     once (no RetryRequested), instead of op retries x publish attempts."""
     spec = DEMO_FEEDS[0]
     path = write_sample(settings.data_dir / "in", spec)
-    resources = local_resources(settings)
+    resources = resources_for(settings)
     dead = f"redis://127.0.0.1:{services.free_port()}/0"
     resources["job_service"] = JobServiceResource(
         queue=CeleryQueueResource(broker_url=dead, max_publish_attempts=2, publish_retry_cap_s=0.05),

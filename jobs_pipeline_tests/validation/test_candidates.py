@@ -11,8 +11,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jobs_pipeline.domain.errors import SettingsError
-from jobs_pipeline.settings import load_settings
+from jobs_pipeline.settings import SettingsError, load_settings
 from jobs_pipeline.validation import engine as eng, expressions as ex
 from jobs_pipeline.validation.candidates import Candidates, fails_every_missing
 from jobs_pipeline.validation.reader import CSV_CHUNK_VARIABLE, limit_csv_chunks

@@ -1,8 +1,8 @@
-"""Dagster resources, one ``ConfigurableResource`` subclass per backend, chosen per
-deployment (``DAGSTER_DEPLOYMENT=local|staging|prod``) from one dict, once.
+"""Dagster resources of every deployment (``DAGSTER_DEPLOYMENT=local|staging|prod``): :func:`resources_for`.
 
-Local defaults come from the checked settings; staging and prod read their paths and
-secrets through ``dg.EnvVar`` so they resolve at launch and stay hidden in the UI.
+Values come from the checked settings. Staging and prod read each *set* location and every
+secret through ``dg.EnvVar`` (resolved at launch, hidden in the UI); local keeps process-local
+memory queues. Resources build their objects with the same factories as the worker.
 """
 
 from typing import Any
@@ -12,20 +12,21 @@ import dagster as dg
 from jobs_pipeline.defs.resources.alerts import (  # noqa: F401  (re-exported: one place to import resources from)
     AlertSinkResource, LogAlertSinkResource, WebhookAlertSinkResource, alert_sink_resource,
 )
+from jobs_pipeline.defs.resources.config import as_settings, env_or
 from jobs_pipeline.defs.resources.queue import (  # noqa: F401
-    CeleryQueueResource, InMemoryQueueResource, QueuePublisherResource, RolloutQueueResource, SQSQueueResource,
-    queue_fields, queue_resource, sqs_jobs_resource,
+    CeleryQueueResource, InMemoryQueueResource, QueueBackendResource, QueuePublisherResource, RolloutQueueResource,
+    SQSQueueResource, queue_fields, queue_resource, sqs_jobs_resource,
 )
 from jobs_pipeline.defs.resources.s3_landing import s3_landing_resource
 from jobs_pipeline.defs.resources.telemetry import (  # noqa: F401
     HTTPTelemetryResource, TelemetryResource, telemetry_resource,
 )
-from jobs_pipeline.domain.retry import ExponentialRetryPolicy
-from jobs_pipeline.jobs.service import JobService
-from jobs_pipeline.jobs.reports import build_report_store
-from jobs_pipeline.settings import Settings, load_settings
-from jobs_pipeline.validation.sources import ReadLimits
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource, warehouse_resource  # noqa: F401
+from jobs_pipeline.domain.retry import ExponentialRetryPolicy
+from jobs_pipeline.jobs import compose
+from jobs_pipeline.jobs.service import JobService
+from jobs_pipeline.settings import Settings
+from jobs_pipeline.validation.sources import ReadLimits
 
 
 class JobServiceResource(dg.ConfigurableResource):
@@ -51,24 +52,17 @@ class JobServiceResource(dg.ConfigurableResource):
     feed_batch_rows: int = ReadLimits.batch_rows
     feed_csv_chunk_bytes: int = ReadLimits.csv_chunk_bytes
 
+    def to_settings(self) -> Settings:
+        return as_settings(self, jobs_pipeline_reports_uri=self.reports_uri or None)
+
     def retry_policy(self) -> ExponentialRetryPolicy:
-        return ExponentialRetryPolicy(max_attempts=self.retry_max_attempts, base_s=self.retry_base_s,
-                                      throttle_base_s=self.retry_throttle_base_s, cap_s=self.retry_cap_s)
+        return ExponentialRetryPolicy.from_settings(self.to_settings())
 
     def get_service(self) -> JobService:
-        return JobService(
-            self.queue.get_publisher(),
-            self.telemetry.get_emitter(),
-            progress_every=self.progress_every_records,
-            sample_limit=self.sample_errors_limit,
-            retry_policy=self.retry_policy(),
-            report_store=build_report_store(self.reports_uri, endpoint_url=self.aws_endpoint_url,
-                                            region=self.aws_region) if self.reports_uri else None,
-            read_limits=ReadLimits(max_file_bytes=self.feed_max_file_bytes,
-                                   max_decompressed_bytes=self.feed_max_decompressed_bytes,
-                                   max_compression_ratio=self.feed_max_compression_ratio,
-                                   batch_rows=self.feed_batch_rows, csv_chunk_bytes=self.feed_csv_chunk_bytes),
-        )
+        """Built by :func:`jobs_pipeline.jobs.compose.build_service`, as the worker's is."""
+        extra: dict[str, Any] = {} if self.reports_uri else {"report_store": None}
+        return compose.build_service(self.to_settings(), publisher=self.queue.get_publisher(),
+                                     emitter=self.telemetry.get_emitter(), **extra)
 
 
 class LandingZoneResource(dg.ConfigurableResource):
@@ -94,73 +88,45 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
 def report_fields(settings: Settings, *, from_env: bool) -> dict[str, Any]:
     """Where :class:`JobServiceResource` puts error reports: ``JOBS_PIPELINE_REPORTS_URI``, else
     ``JOBS_PIPELINE_REPORTS_DIR``, else ``<data>/reports`` (staging/prod read a set one at launch)."""
-    from jobs_pipeline.queue.requirements import aws_region
-
     uri: Any = settings.reports_uri
     if from_env and settings.jobs_pipeline_reports_uri:
         uri = dg.EnvVar("JOBS_PIPELINE_REPORTS_URI")
     elif from_env and settings.jobs_pipeline_reports_dir:
         uri = dg.EnvVar("JOBS_PIPELINE_REPORTS_DIR")
-    return {"reports_uri": uri, "aws_endpoint_url": settings.aws_endpoint_url, "aws_region": aws_region(settings)}
+    return {"reports_uri": uri, "aws_endpoint_url": settings.aws_endpoint_url, "aws_region": settings.aws_region_name}
 
 
-def local_resources(settings: Settings) -> dict[str, Any]:
-    telemetry = telemetry_resource(settings, settings.lake_uri, from_env=False)
+def resources_for(settings: Settings) -> dict[str, Any]:
+    """The resources of ``settings.dagster_deployment``; staging/prod read set variables at launch."""
+    from_env = settings.dagster_deployment != "local"
+    lake_var = "JOBS_PIPELINE_LAKE_URI" if settings.jobs_pipeline_lake_uri else "JOBS_PIPELINE_LAKE_DIR"
+    lake = env_or(lake_var, settings.jobs_pipeline_lake_uri or settings.jobs_pipeline_lake_dir, settings.lake_uri,
+                  from_env)
+    # local: always process-local queues; elsewhere QUEUE_BACKEND (+ rollout), jobs and outcomes
+    queue = queue_resource(settings, from_env=True) if from_env else InMemoryQueueResource(**queue_fields(settings))
     return {
         "job_service": JobServiceResource(
-            queue=InMemoryQueueResource(**queue_fields(settings)),  # local: always process-local queues
-            telemetry=telemetry,
+            queue=queue,
+            telemetry=telemetry_resource(settings, lake, from_env=from_env),
             progress_every_records=settings.progress_every_records,
             sample_errors_limit=settings.sample_errors_limit,
             **retry_fields(settings),
-            **report_fields(settings, from_env=False),
+            **report_fields(settings, from_env=from_env),
         ),
-        "warehouse": warehouse_resource(settings, from_env=False),
-        "sqs_jobs": sqs_jobs_resource(settings, from_env=False),
-        "alert_sink": alert_sink_resource(settings, from_env=False),
-        "s3_landing": s3_landing_resource(settings, from_env=False),
+        "warehouse": warehouse_resource(settings, from_env=from_env),
+        "sqs_jobs": sqs_jobs_resource(settings, from_env=from_env),
+        "alert_sink": alert_sink_resource(settings, from_env=from_env),
+        "s3_landing": s3_landing_resource(settings, from_env=from_env),
         "landing": LandingZoneResource(
-            landing_dir=str(settings.landing_dir),
-            quarantine_dir=str(settings.quarantine_dir),
+            landing_dir=env_or("JOBS_PIPELINE_LANDING_DIR", settings.jobs_pipeline_landing_dir,
+                               str(settings.landing_dir), from_env),
+            quarantine_dir=env_or("JOBS_PIPELINE_QUARANTINE_DIR", settings.jobs_pipeline_quarantine_dir,
+                                  str(settings.quarantine_dir), from_env),
             tier=settings.jobs_pipeline_landing_tier,
         ),
-    }
-
-
-def shared_resources(settings: Settings) -> dict[str, Any]:
-    """Staging and prod: every location and secret from the environment at launch."""
-    lake = dg.EnvVar("JOBS_PIPELINE_LAKE_URI" if settings.jobs_pipeline_lake_uri else "JOBS_PIPELINE_LAKE_DIR")
-    telemetry = telemetry_resource(settings, lake, from_env=True)
-    return {
-        "job_service": JobServiceResource(
-            queue=queue_resource(settings, from_env=True),  # QUEUE_BACKEND (+ rollout): jobs and outcomes
-            telemetry=telemetry,
-            progress_every_records=settings.progress_every_records,
-            sample_errors_limit=settings.sample_errors_limit,
-            **retry_fields(settings),
-            **report_fields(settings, from_env=True),
-        ),
-        "warehouse": warehouse_resource(settings, from_env=True),
-        "sqs_jobs": sqs_jobs_resource(settings, from_env=True),
-        "alert_sink": alert_sink_resource(settings, from_env=True),
-        "s3_landing": s3_landing_resource(settings, from_env=True),
-        "landing": LandingZoneResource(
-            landing_dir=dg.EnvVar("JOBS_PIPELINE_LANDING_DIR"),
-            quarantine_dir=dg.EnvVar("JOBS_PIPELINE_QUARANTINE_DIR"),
-            tier=settings.jobs_pipeline_landing_tier,
-        ),
-    }
-
-
-def resources_by_deployment(settings: Settings) -> dict[str, dict[str, Any]]:
-    return {
-        "local": local_resources(settings),
-        "staging": shared_resources(settings),
-        "prod": shared_resources(settings),
     }
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    settings = load_settings()
-    return dg.Definitions(resources=resources_by_deployment(settings)[settings.dagster_deployment])
+    return dg.Definitions(resources=resources_for(compose.load_checked_settings()))

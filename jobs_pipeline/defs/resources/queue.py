@@ -1,21 +1,26 @@
-"""Queue publisher resources, one ``ConfigurableResource`` subclass per backend (memory,
-Celery, SQS, rollout), and the builders that pick one from settings. Ops depend on the
-:class:`QueuePublisherResource` base type; deployments choose the subclass."""
+"""Queue publisher resources: each turns its fields into settings and calls the queue factory.
+
+Ops depend on :class:`QueuePublisherResource`. :class:`QueueBackendResource` serves any backend
+of the queue registry; Celery and SQS have subclasses only to read their secrets through
+``dg.EnvVar``; memory queues are process-local; rollout combines two resources.
+"""
 
 import threading
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 
+from jobs_pipeline.defs.resources.config import as_settings, env_or
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.queue.publisher import QueuePublisher, outcome_queue_name
+from jobs_pipeline.queue.publisher import QueuePublisher
+from jobs_pipeline.queue.queue_factory import build_publisher
+from jobs_pipeline.queue.requirements import REQUIRED, REQUIRED_FOR_OUTCOMES
 from jobs_pipeline.settings import Settings
 
 
 class QueuePublisherResource(dg.ConfigurableResource, ABC):
-    """Base of the queue backends; ops depend on this type, deployments pick a subclass
-    (:func:`queue_resource`). Its publisher sends jobs to the tier queues and outcomes
+    """Base of the queue resources. Its publisher sends jobs to the tier queues and outcomes
     (``feed.validated``) to the tier's outcome queues, which no job consumer reads."""
 
     queue_name_free: str = "free"
@@ -24,15 +29,20 @@ class QueuePublisherResource(dg.ConfigurableResource, ABC):
     queue_name_outcomes_pro: str | None = None
     publish_outcomes: bool = True  # PUBLISH_OUTCOMES: false = publish_outcome publishes nothing
 
-    def job_queue_names(self) -> dict[str, str]:
-        return {"free": self.queue_name_free, "pro": self.queue_name_pro}
-
-    def outcome_queue_names(self) -> dict[str, str]:
-        return {"free": self.queue_name_outcomes_free or outcome_queue_name(self.queue_name_free),
-                "pro": self.queue_name_outcomes_pro or outcome_queue_name(self.queue_name_pro)}
+    def to_settings(self) -> Settings:
+        return as_settings(self)
 
     @abstractmethod
     def get_publisher(self) -> QueuePublisher: ...
+
+
+class _OneBackend(QueuePublisherResource):
+    """A resource for the backend ``BACKEND``: its settings through the queue factory."""
+
+    BACKEND: ClassVar[str]
+
+    def get_publisher(self) -> QueuePublisher:
+        return build_publisher(self.to_settings(), self.BACKEND)
 
 
 _MEMORY_QUEUES: dict[str, InMemoryQueuePublisher] = {}
@@ -47,35 +57,48 @@ class InMemoryQueueResource(QueuePublisherResource):
     def get_publisher(self) -> InMemoryQueuePublisher:
         with _MEMORY_LOCK:
             if self.name not in _MEMORY_QUEUES:
-                _MEMORY_QUEUES[self.name] = InMemoryQueuePublisher(self.job_queue_names(),
-                                                                   self.outcome_queue_names())
+                _MEMORY_QUEUES[self.name] = build_publisher(self.to_settings(), "memory")
             return _MEMORY_QUEUES[self.name]
 
 
-class CeleryQueueResource(QueuePublisherResource):
-    """Publishes through a Celery broker (``send_task`` by name, JSON, task id = job id)."""
+class QueueBackendResource(QueuePublisherResource):
+    """Any registered backend (``queue_backend``), built by the queue factory; ``settings_fields``
+    carries the other settings it reads (string values, by lower-case variable name)."""
 
-    broker_url: str
-    max_publish_attempts: int = 3
-    publish_retry_cap_s: float = 60.0  # RETRY_CAP_S: longest wait between publish attempts
+    queue_backend: str = "memory"
+    settings_fields: dict[str, str] = {}
+    queue_publish_max_attempts: int = 3
+    retry_cap_s: float = 60.0  # RETRY_CAP_S: longest wait between publish attempts
+
+    def to_settings(self) -> Settings:
+        return as_settings(self, **self.settings_fields)
 
     def get_publisher(self) -> QueuePublisher:
-        from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher  # Celery only when chosen
-
-        return CeleryQueuePublisher(self.broker_url, self.job_queue_names(),
-                                    outcome_queue_names=self.outcome_queue_names(),
-                                    max_attempts=self.max_publish_attempts, retry_cap_s=self.publish_retry_cap_s)
+        return build_publisher(self.to_settings(), self.queue_backend)
 
 
-class SQSQueueResource(QueuePublisherResource):
+class CeleryQueueResource(_OneBackend):
+    """Celery: the broker URL (``CELERY_BROKER_URL``) may hold a password (``dg.EnvVar``)."""
+
+    BACKEND: ClassVar[str] = "celery"
+    broker_url: str
+    max_publish_attempts: int = 3
+    publish_retry_cap_s: float = 60.0
+
+    def to_settings(self) -> Settings:
+        return as_settings(self, celery_broker_url=self.broker_url,
+                           queue_publish_max_attempts=self.max_publish_attempts, retry_cap_s=self.publish_retry_cap_s)
+
+
+class SQSQueueResource(_OneBackend):
     """The tier queues on SQS: publishing, and what ``sqs_jobs_sensor`` consumes.
 
     ``consume_jobs`` is off where SQS is not a job backend (the sensor then skips).
-    ``visibility_timeout_s`` hides a received message until the sensor's next tick has seen
-    its run recorded and deleted it, so it must exceed a couple of tick intervals. The outcome
-    queues (``outcome_queue_url_*``) are only published to; the sensor never reads them.
+    ``visibility_timeout_s`` must exceed a couple of sensor ticks. The outcome queues are only
+    published to; the sensor never reads them.
     """
 
+    BACKEND: ClassVar[str] = "sqs"
     queue_url_free: str = ""
     queue_url_pro: str = ""
     outcome_queue_url_free: str = ""
@@ -94,14 +117,13 @@ class SQSQueueResource(QueuePublisherResource):
 
         return sqs_client(region=self.region, endpoint_url=self.endpoint_url)
 
-    def get_publisher(self) -> QueuePublisher:
-        from jobs_pipeline.queue.sqs import SQSQueuePublisher
-
-        return SQSQueuePublisher({"free": self.queue_url_free, "pro": self.queue_url_pro},
-                                 outcome_queue_urls={"free": self.outcome_queue_url_free,
-                                                     "pro": self.outcome_queue_url_pro},
-                                 max_batch_bytes=self.max_batch_bytes, max_attempts=self.max_publish_attempts,
-                                 retry_cap_s=self.publish_retry_cap_s, client=self.get_client())
+    def to_settings(self) -> Settings:
+        return as_settings(self, sqs_queue_free_url=self.queue_url_free, sqs_queue_pro_url=self.queue_url_pro,
+                           sqs_outcome_queue_free_url=self.outcome_queue_url_free or None,
+                           sqs_outcome_queue_pro_url=self.outcome_queue_url_pro or None,
+                           aws_region=self.region, sqs_endpoint_url=self.endpoint_url,
+                           sqs_max_batch_bytes=self.max_batch_bytes,
+                           queue_publish_max_attempts=self.max_publish_attempts, retry_cap_s=self.publish_retry_cap_s)
 
 
 class RolloutQueueResource(QueuePublisherResource):
@@ -117,11 +139,6 @@ class RolloutQueueResource(QueuePublisherResource):
         return RolloutQueuePublisher(self.primary.get_publisher(), self.secondary.get_publisher(), self.percent)
 
 
-def _from_env(var: str, current: str | None, from_env: bool) -> Any:
-    """Staging/prod: a set variable is read at launch (``dg.EnvVar``, hidden in the UI)."""
-    return dg.EnvVar(var) if from_env and current else current
-
-
 def queue_fields(settings: Settings) -> dict[str, Any]:
     """Queue names and ``PUBLISH_OUTCOMES``, shared by every queue resource."""
     outcomes = settings.outcome_queue_names
@@ -130,18 +147,23 @@ def queue_fields(settings: Settings) -> dict[str, Any]:
             "publish_outcomes": settings.publish_outcomes}
 
 
+def celery_queue_resource(settings: Settings, *, from_env: bool) -> CeleryQueueResource:
+    return CeleryQueueResource(
+        broker_url=env_or("CELERY_BROKER_URL", settings.celery_broker_url, settings.celery_broker_url, from_env),
+        max_publish_attempts=settings.queue_publish_max_attempts,
+        publish_retry_cap_s=settings.retry_cap_s, **queue_fields(settings))
+
+
 def sqs_queue_resource(settings: Settings, *, from_env: bool, consume_jobs: bool = True) -> SQSQueueResource:
-    from jobs_pipeline.queue.requirements import aws_region
+    def var(name: str) -> Any:
+        value = getattr(settings, name.lower())
+        return env_or(name, value, value or "", from_env)
 
     return SQSQueueResource(
-        queue_url_free=_from_env("SQS_QUEUE_FREE_URL", settings.sqs_queue_free_url, from_env),
-        queue_url_pro=_from_env("SQS_QUEUE_PRO_URL", settings.sqs_queue_pro_url, from_env),
-        outcome_queue_url_free=_from_env("SQS_OUTCOME_QUEUE_FREE_URL", settings.sqs_outcome_queue_free_url,
-                                         from_env) or "",
-        outcome_queue_url_pro=_from_env("SQS_OUTCOME_QUEUE_PRO_URL", settings.sqs_outcome_queue_pro_url,
-                                        from_env) or "",
-        region=aws_region(settings),
-        endpoint_url=_from_env("SQS_ENDPOINT_URL", settings.sqs_endpoint_url, from_env),
+        queue_url_free=var("SQS_QUEUE_FREE_URL"), queue_url_pro=var("SQS_QUEUE_PRO_URL"),
+        outcome_queue_url_free=var("SQS_OUTCOME_QUEUE_FREE_URL"), outcome_queue_url_pro=var("SQS_OUTCOME_QUEUE_PRO_URL"),
+        region=settings.aws_region_name,
+        endpoint_url=env_or("SQS_ENDPOINT_URL", settings.sqs_endpoint_url, settings.sqs_endpoint_url, from_env),
         max_batch_bytes=settings.sqs_max_batch_bytes,
         max_publish_attempts=settings.queue_publish_max_attempts,
         publish_retry_cap_s=settings.retry_cap_s,
@@ -152,29 +174,40 @@ def sqs_queue_resource(settings: Settings, *, from_env: bool, consume_jobs: bool
 
 def sqs_jobs_resource(settings: Settings, *, from_env: bool) -> SQSQueueResource:
     """The SQS job queues when ``QUEUE_BACKEND`` or ``QUEUE_ROLLOUT_BACKEND`` is ``sqs``, else a
-    disabled placeholder (the sensor skips). Staging/prod read the URLs at launch (``dg.EnvVar``)."""
+    disabled placeholder (the sensor skips)."""
     if "sqs" not in (settings.queue_backend, settings.queue_rollout_backend):
         return SQSQueueResource(consume_jobs=False)
     return sqs_queue_resource(settings, from_env=from_env)
 
 
-def queue_resource(settings: Settings, *, from_env: bool) -> QueuePublisherResource:
-    """The publishing side of ``QUEUE_BACKEND`` (plus ``QUEUE_ROLLOUT_*``) as a resource, for
-    ``publish_outcome`` and ``JobService``: jobs to the tier queues, outcomes to the outcome queues."""
+#: Backends whose resource reads secrets through ``dg.EnvVar``; every other one is generic.
+SECRET_BACKENDS = {"celery": celery_queue_resource, "sqs": sqs_queue_resource}
 
-    def single(backend: str) -> QueuePublisherResource:
-        if backend == "celery":
-            return CeleryQueueResource(
-                broker_url=_from_env("CELERY_BROKER_URL", settings.celery_broker_url, from_env),
-                max_publish_attempts=settings.queue_publish_max_attempts,
-                publish_retry_cap_s=settings.retry_cap_s, **queue_fields(settings))
-        if backend == "sqs":
-            return sqs_queue_resource(settings, from_env=from_env)
+
+def backend_settings(settings: Settings, backend: str) -> dict[str, str]:
+    """The settings a generic backend reads: its required ones and those named ``<backend>_*``."""
+    names = set(REQUIRED.get(backend, ())) | set(REQUIRED_FOR_OUTCOMES.get(backend, ()))
+    names |= {name for name in Settings.model_fields if name.startswith(f"{backend}_")}
+    return {name: str(getattr(settings, name)) for name in sorted(names) if getattr(settings, name) is not None}
+
+
+def backend_resource(settings: Settings, backend: str, *, from_env: bool) -> QueuePublisherResource:
+    """One backend as a resource (no rollout)."""
+    if backend in SECRET_BACKENDS:
+        return SECRET_BACKENDS[backend](settings, from_env=from_env)
+    if backend == "memory":
         return InMemoryQueueResource(**queue_fields(settings))
+    return QueueBackendResource(queue_backend=backend, settings_fields=backend_settings(settings, backend),
+                                queue_publish_max_attempts=settings.queue_publish_max_attempts,
+                                retry_cap_s=settings.retry_cap_s, **queue_fields(settings))
 
-    primary = single(settings.queue_backend)
+
+def queue_resource(settings: Settings, *, from_env: bool) -> QueuePublisherResource:
+    """``QUEUE_BACKEND`` (plus ``QUEUE_ROLLOUT_*``) as a resource, for ``publish_outcome`` and
+    ``JobService``: jobs to the tier queues, outcomes to the outcome queues."""
+    primary = backend_resource(settings, settings.queue_backend, from_env=from_env)
     rollout = settings.queue_rollout_backend
     if not rollout or settings.queue_rollout_percent <= 0:
         return primary
-    return RolloutQueueResource(primary=primary, secondary=single(rollout), percent=settings.queue_rollout_percent,
-                                **queue_fields(settings))
+    return RolloutQueueResource(primary=primary, secondary=backend_resource(settings, rollout, from_env=from_env),
+                                percent=settings.queue_rollout_percent, **queue_fields(settings))

@@ -1,10 +1,8 @@
 """The S3 side of the landing zone as a Dagster resource, on dagster-aws's ``S3Resource``.
 
-One resource carries what the S3 landing sensor and the ``validate_feed`` run need: where
-feeds land, where unusable ones are copied, the per-tick bounds and the object size limit.
-It is present in every deployment (``validate_feed`` asks for it) and inert unless
-``landing_uri`` is an ``s3://`` location. Credentials are never fields here: ``S3Resource``
-without keys uses the default AWS chain.
+What the S3 landing sensor and ``validate_feed`` need: where feeds land, where unusable ones
+are copied, the per-tick bounds and the size limit. Present in every deployment, inert unless
+``landing_uri`` is ``s3://``. Credentials are never fields: the default AWS chain applies.
 """
 
 from typing import Any
@@ -82,11 +80,9 @@ class S3LandingResource(dg.ConfigurableResource):
 def s3_landing_resource(settings: Settings, *, from_env: bool) -> S3LandingResource:
     """Built from ``JOBS_PIPELINE_LANDING_URI`` and ``AWS_ENDPOINT_URL``; staging/prod read the
     landing URI at launch (``dg.EnvVar``)."""
-    from jobs_pipeline.queue.requirements import aws_region
-
     landing = settings.landing_uri if is_s3_uri(settings.landing_uri) else ""
     return S3LandingResource(
-        s3=S3Resource(endpoint_url=settings.aws_endpoint_url, region_name=aws_region(settings)),
+        s3=S3Resource(endpoint_url=settings.aws_endpoint_url, region_name=settings.aws_region_name),
         landing_uri=dg.EnvVar("JOBS_PIPELINE_LANDING_URI") if from_env and landing else landing,
         tier=settings.jobs_pipeline_landing_tier,
         reports_uri=settings.reports_uri if is_s3_uri(settings.reports_uri) else "",

@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from jobs_pipeline.defs.resources.config import env_or
 from jobs_pipeline.settings import Settings
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
@@ -37,6 +38,6 @@ def telemetry_resource(settings: Settings, lake_dir: Any, *, from_env: bool) -> 
         return TelemetryResource(sinks=settings.sinks, lake_dir=lake_dir)
     return HTTPTelemetryResource(
         sinks=settings.sinks, lake_dir=lake_dir,
-        http_url=dg.EnvVar("TELEMETRY_HTTP_URL") if from_env else settings.telemetry_http_url,
+        http_url=env_or("TELEMETRY_HTTP_URL", settings.telemetry_http_url, settings.telemetry_http_url, from_env),
         http_token=dg.EnvVar("TELEMETRY_HTTP_TOKEN") if settings.telemetry_http_token else None,
     )
