@@ -1,27 +1,8 @@
-"""Transient or permanent: one shared, type-based classifier of failures.
+"""Transient, throttled or permanent: the one type-based classifier of failures.
 
-Every place that may retry (``JobService.run`` through its retry policy, the Dagster op,
-the Celery task, the queue publishers, the HTTP telemetry emitter) asks :func:`classify`
-the same question, so a throttled SQS call backs off, a dropped Redis connection retries
-and a bad credential fails at once, wherever it happens.
-
-Only exception *types*, structured fields (AWS ``Error.Code``, HTTP status codes) and
-``errno`` are read: never message text, which changes between library versions and
-locales and produces false positives (a feed row containing "timeout" is not a timeout).
-
-Backend libraries (botocore, kombu, redis-py, httpx, urllib3) are optional in some
-deployments, so their exception classes are loaded lazily and skipped when absent:
-importing this module never fails for lack of a backend.
-
-Order of the checks (first opinion wins, see docs/retries.md):
-
-1. hard permanent failures anywhere in the ``__cause__``/``__context__`` chain
-   (missing credentials, certificate verification): retrying cannot fix them;
-2. for each exception along the chain, outermost first: our own errors' declared
-   ``retry_class``, botocore ``ClientError`` by code then HTTP status, library
-   connection/timeout types, HTTP status errors by code, built-in connection errors,
-   ``OSError`` by errno;
-3. nothing recognised: permanent.
+Every place that may retry asks :func:`classify`. It reads exception types, structured fields
+(AWS ``Error.Code``, HTTP status) and ``errno``, never message text; backend libraries are
+optional and looked up lazily. The rules and their order: docs/retries.md.
 """
 
 import errno
