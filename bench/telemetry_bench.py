@@ -4,7 +4,7 @@
         [--repeat 3] [--preload 1000000]
 
 Hot path = the time of one ``emitter.emit(event)`` call on the job's thread (the event is
-already built). Targets (issue 5): median <= 50 us/event; ingestion >= 200k events/s.
+already built). Targets: median <= 50 us/event; ingestion >= 200k events/s.
 Ingestion runs the current ``ingest_lake`` and, for comparison in the same run, schema 1
 (``event_id PRIMARY KEY``, staged temp table, window de-dup; frozen below as
 ``schema1_ingest_files``), alternately, ``--repeat`` times each, into an empty table and into

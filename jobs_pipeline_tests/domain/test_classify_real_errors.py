@@ -1,5 +1,5 @@
 """Table-driven: real exceptions raised by the real libraries against local servers, each
-with the class the shared classifier must give it (issue 6, "must show")."""
+with the class the shared classifier must give it."""
 
 import json
 import socket

@@ -1,4 +1,4 @@
-"""No module in ``jobs_pipeline/`` classifies errors by their message text (issue 6)."""
+"""No module in ``jobs_pipeline/`` classifies errors by their message text."""
 
 from pathlib import Path
 

@@ -1,1 +1,1 @@
-"""Tests of issue 6: type-based error classification and retries (docs/retries.md)."""
+"""Retries through every layer: fault-injecting services, the Celery worker, Dagster (docs/retries.md)."""
