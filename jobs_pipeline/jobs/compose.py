@@ -8,7 +8,7 @@ its :class:`JobService` with :func:`build_service`.
 from collections.abc import Collection, Mapping
 
 from jobs_pipeline.domain.retry import ExponentialRetryPolicy, RetryPolicy
-from jobs_pipeline.jobs.reports import ReportStore, report_store_from_settings
+from jobs_pipeline.jobs.reports import ReportStore, build_report_store
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.publisher import QueuePublisher
 from jobs_pipeline.queue.queue_factory import build_publisher
@@ -41,6 +41,12 @@ def load_checked_settings(**overrides: object) -> Settings:
     settings = load_settings(known_names=KNOWN_NAMES, **overrides)
     check_settings(settings)
     return settings
+
+
+def report_store_from_settings(settings: Settings) -> ReportStore:
+    """``JOBS_PIPELINE_REPORTS_URI`` if set, else ``JOBS_PIPELINE_REPORTS_DIR`` (else ``<data>/reports``)."""
+    return build_report_store(settings.reports_uri, endpoint_url=settings.aws_endpoint_url,
+                              region=settings.aws_region_name)
 
 
 _FROM_SETTINGS = object()

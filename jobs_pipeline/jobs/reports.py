@@ -9,12 +9,9 @@ store (:mod:`jobs_pipeline.jobs.s3_reports`, imported only when chosen) uploads 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from jobs_pipeline.storage.uri import is_s3_uri
-
-if TYPE_CHECKING:
-    from jobs_pipeline.settings import Settings
 
 
 @runtime_checkable
@@ -65,9 +62,3 @@ def build_report_store(location: str | Path, *, endpoint_url: str | None = None,
 
         return S3ReportStore(str(location), endpoint_url=endpoint_url, region=region)
     return LocalReportStore(location)
-
-
-def report_store_from_settings(settings: "Settings") -> ReportStore:
-    """``JOBS_PIPELINE_REPORTS_URI`` if set, else ``JOBS_PIPELINE_REPORTS_DIR`` (the worker, the CLI)."""
-    return build_report_store(settings.reports_uri, endpoint_url=settings.aws_endpoint_url,
-                              region=settings.aws_region_name)

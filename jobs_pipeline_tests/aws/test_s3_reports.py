@@ -16,7 +16,7 @@ from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.model import JobContext
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
-from jobs_pipeline.jobs.reports import report_store_from_settings
+from jobs_pipeline.jobs.compose import report_store_from_settings
 from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.jobs.s3_reports import S3ReportStore

@@ -11,13 +11,13 @@ from kombu.exceptions import EncodeError, OperationalError
 
 from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.domain.model import JobContext, ValidationJob
+from jobs_pipeline.jobs.compose import load_checked_settings
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.queue.queue_factory import build_publisher
 from jobs_pipeline.queue.rollout import RolloutQueuePublisher, bucket
-from jobs_pipeline.settings import load_settings
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 from jobs_pipeline_tests import services
 
@@ -96,15 +96,15 @@ def test_rollout_is_deterministic_by_job_id_and_close_to_the_percentage() -> Non
 def test_factory_builds_the_rollout_from_settings(redis_server, monkeypatch) -> None:
     for var in ("QUEUE_ROLLOUT_BACKEND", "QUEUE_ROLLOUT_PERCENT", "QUEUE_BACKEND", "CELERY_BROKER_URL"):
         monkeypatch.delenv(var, raising=False)
-    s = load_settings(queue_backend="celery", celery_broker_url=redis_server.url,
+    s = load_checked_settings(queue_backend="celery", celery_broker_url=redis_server.url,
                       queue_rollout_backend="memory", queue_rollout_percent=25)
     pub = build_publisher(s)
     assert isinstance(pub, RolloutQueuePublisher)
     assert (pub.primary.backend, pub.secondary.backend, pub.percent) == ("celery", "memory", 25)
     pub.close()
     with pytest.raises(Exception, match="QUEUE_ROLLOUT_PERCENT"):
-        load_settings(queue_rollout_backend="memory", queue_backend="celery", celery_broker_url="redis://x",
+        load_checked_settings(queue_rollout_backend="memory", queue_backend="celery", celery_broker_url="redis://x",
                       queue_rollout_percent=150)
     with pytest.raises(Exception, match="SQS_QUEUE_"):
-        load_settings(queue_backend="celery", celery_broker_url="redis://x", queue_rollout_backend="sqs",
+        load_checked_settings(queue_backend="celery", celery_broker_url="redis://x", queue_rollout_backend="sqs",
                       queue_rollout_percent=10)
