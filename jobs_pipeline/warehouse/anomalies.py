@@ -1,18 +1,9 @@
 """``quality_anomaly_scores`` and the ``quality_anomalies`` view: the detector applied to
 ``marketplace_quality_daily``, one UTC day at a time.
 
-Every (day, partition key, metric) judged gets one row in ``quality_anomaly_scores`` with
-its verdict (``anomaly``, ``normal`` or ``not_enough_history``), the value, the baseline it
-was compared with, the robust scale, the score and the training window, so a surprising
-verdict can be explained from the table alone. ``quality_anomalies`` is the stable view of
-the ``anomaly`` rows that dashboards and the alert sensor read.
-
-``anomaly_id`` is a UUIDv5 of ``day|partition_key|metric``: recomputing a day reproduces
-the same ids, which is what lets the alert sensor send each anomaly exactly once.
-
-Volume: a key seen on past same weekdays but absent on a day that has other data counts as
-``records_total = 0`` (a feed that stopped is the drop we most want to see); a day with no
-data at all is not judged (that is a pipeline outage, covered by freshness checks).
+Every verdict (``anomaly``, ``normal``, ``not_enough_history``) is kept with its baseline,
+scale, score and training window; ``anomaly_id`` (UUIDv5 of ``day|partition_key|metric``) is
+stable across recomputations, so the alert sensor sends each anomaly once (docs/dashboards.md).
 """
 
 import uuid
@@ -22,7 +13,7 @@ from datetime import date, timedelta
 import duckdb
 
 from jobs_pipeline.warehouse.detector import DEFAULT_RULES, DetectorSettings, MetricRule, judge
-from jobs_pipeline.warehouse.connection import scalar
+from jobs_pipeline.warehouse.connection import scalar, transaction
 
 ANOMALY_NAMESPACE = uuid.UUID("6b1f3c1e-2a47-4d8e-9d0c-2f4f7a1c9e55")
 
@@ -70,7 +61,11 @@ def _series(con: duckdb.DuckDBPyConnection, day: date, weeks: int) -> dict[str, 
 
 def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSettings = DetectorSettings(),
               rules: tuple[MetricRule, ...] = DEFAULT_RULES) -> list[tuple]:
-    """The score rows of ``day`` (not written)."""
+    """The score rows of ``day`` (not written).
+
+    Volume: a key seen on past same weekdays but absent on a day that has other data counts as
+    ``records_total = 0`` (a feed that stopped is the drop we most want to see); a day with no
+    data at all is not judged (a pipeline outage, covered by freshness checks)."""
     series = _series(con, day, settings.training_weeks)
     if not any(day in s["records_total"] for s in series.values()):
         return []
@@ -103,15 +98,10 @@ def refresh_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSet
     """Replace ``day``'s verdicts; return how many anomalies it has."""
     ensure_schema(con)
     rows = judge_day(con, day, settings, rules)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM quality_anomaly_scores WHERE day = $day", {"day": day})
         if rows:
             placeholders = ", ".join("?" for _ in _COLUMNS)
             con.executemany(f"INSERT INTO quality_anomaly_scores ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
                             rows)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return scalar(con, "SELECT count(*) FROM quality_anomalies WHERE day = $day", {"day": day})

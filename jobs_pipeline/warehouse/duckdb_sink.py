@@ -1,23 +1,9 @@
 """``DuckDBTelemetryEmitter``: events straight into ``job_events``, for single-process use.
 
-DuckDB has one writer per file, so this suits a laptop, a notebook or the CLI; deployments
-with several workers write the lake and let the ``job_events`` asset ingest it.
-
-``emit`` only validates the event and appends it to a bounded in-memory queue; one background
-thread writes. It writes when ``batch_size`` events wait, when the oldest has waited
-``max_age_s``, on ``flush`` and on ``close``, everything queued at once as one Arrow table and
-one ``INSERT … SELECT`` (a row-at-a-time ``executemany`` runs at ~2.5k rows/s, Arrow batches at
-hundreds of thousands). The insert is the lake ingestion's
-(:func:`jobs_pipeline.warehouse.events.insert_new_events`), so both give identical rows and the
-same exactly-once guarantee (new ``event_id`` only).
-
-- ``flush()`` waits until every event emitted before the call is committed (a durability
-  point: ``wait_on_flush``); if the last write attempt failed it raises that error, and the
-  events stay queued for the writer's next attempt (backoff up to ``max_backoff_s``).
-- The queue holds at most ``max_queue`` events: beyond that ``emit`` waits for the writer
-  (counted in ``stats.backpressure_waits``) rather than drop an event or grow without bound.
-- ``close()`` flushes (up to ``close_timeout_s``), stops the thread and closes the file; events
-  it could not write are logged and reported by a ``RuntimeError``.
+``emit`` validates and queues (bounded: a full queue makes ``emit`` wait); one background
+thread writes each batch as one Arrow table through the lake ingestion's insert, so both paths
+give the same rows and the same exactly-once guarantee. ``flush`` waits until every event
+emitted before it is committed (raising the writer's last error); ``close`` flushes and stops.
 """
 
 import json
@@ -32,6 +18,7 @@ import pyarrow as pa
 
 from jobs_pipeline.domain.backoff import backoff_delay
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
+from jobs_pipeline.warehouse.connection import transaction
 from jobs_pipeline.warehouse.events import WRITE_LOCK, ensure_schema, insert_new_events
 
 logger = logging.getLogger(__name__)
@@ -74,16 +61,10 @@ def insert_events(con: duckdb.DuckDBPyConnection, events: list[TelemetryEvent], 
     if not events:
         return 0
     table = events_to_arrow(events, source)
-    with WRITE_LOCK:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.register("_arrow_batch", table)
-            added = insert_new_events(con, _ARROW_SOURCE, {})
-            con.unregister("_arrow_batch")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with WRITE_LOCK, transaction(con):
+        con.register("_arrow_batch", table)
+        added = insert_new_events(con, _ARROW_SOURCE, {})
+        con.unregister("_arrow_batch")
     return added
 
 
@@ -97,6 +78,23 @@ class DuckDBSinkStats:
 
 
 class DuckDBTelemetryEmitter:
+    """DuckDB has one writer per file, so this suits a laptop, a notebook or the CLI; deployments
+    with several workers write the lake and let the ``job_events`` asset ingest it.
+
+    The writer thread writes when ``batch_size`` events wait, when the oldest has waited
+    ``max_age_s``, on ``flush`` and on ``close``, everything queued at once as one Arrow table and
+    one ``INSERT … SELECT`` (a row-at-a-time ``executemany`` runs at ~2.5k rows/s, Arrow batches at
+    hundreds of thousands).
+
+    - ``flush()`` waits until every event emitted before the call is committed (a durability
+      point: ``wait_on_flush``); if the last write attempt failed it raises that error, and the
+      events stay queued for the writer's next attempt (backoff up to ``max_backoff_s``).
+    - The queue holds at most ``max_queue`` events: beyond that ``emit`` waits for the writer
+      (counted in ``stats.backpressure_waits``) rather than drop an event or grow without bound.
+    - ``close()`` flushes (up to ``close_timeout_s``), stops the thread and closes the file; events
+      it could not write are logged and reported by a ``RuntimeError``.
+    """
+
     wait_on_flush = True  # flush is a durability point: a composite waits for it
 
     def __init__(self, path: Path | str, *, batch_size: int = 5_000, max_queue: int = 100_000,

@@ -1,35 +1,24 @@
 """``job_events``: every lake event exactly once.
 
-Ingestion is incremental (only lake files not yet recorded in ``lake_files``) and
-de-duplicated by ``event_id`` (inside the new files and against the table), in one
-transaction with the file bookkeeping, so re-ingesting, replaying or a redelivered job
-never changes the counts.
-
-How (schema 2, no ``event_id`` index): a batch is appended as read, then, still inside the
-transaction, the rows whose ``event_id`` the table already held and all but the first of an
-id repeated within the batch (earliest ``ts``, then ``source_file``, then read order) are
-deleted again. Duplicates are rare, so this costs one semi-join over the ``event_id`` column
-instead of an ART index that every insert maintains (about half the insert time) and that
-grows with the table. Uniqueness therefore rests on serialised writers: one writing process
-per file (DuckDB's lock; the Dagster ``duckdb_writer`` pool has limit 1), and within a process
-:data:`WRITE_LOCK`, held by every write here and by the DuckDB emitter. The
-``job_events_unique_ids`` check (:func:`duplicate_event_ids`) keeps watching. A database
-created by schema 1 (``event_id UUID PRIMARY KEY``) is migrated by :func:`ensure_schema`.
+Ingestion is incremental (only lake files not yet in ``lake_files``) and de-duplicated by
+``event_id``, in one transaction with the file bookkeeping, so re-ingesting, replaying or a
+redelivered job never changes the counts. Uniqueness rests on serialised writers
+(:data:`WRITE_LOCK`, DuckDB's file lock, the ``duckdb_writer`` pool): see :func:`insert_new_events`.
 """
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from jobs_pipeline.warehouse.connection import scalar
-
-from jobs_pipeline.telemetry.lake import PART_GLOB
+from jobs_pipeline.warehouse.connection import scalar, transaction
+from jobs_pipeline.warehouse.lake_source import LakeSource, LocalLakeSource
 
 JOB_EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS job_events (
-    event_id UUID NOT NULL,  -- unique by construction (module docstring), no index
+    event_id UUID NOT NULL,  -- unique by construction (insert_new_events), no index
     event_type VARCHAR NOT NULL,
     job_id UUID NOT NULL,
     task VARCHAR NOT NULL,
@@ -79,7 +68,7 @@ _READ_COLUMNS = """{
 #: commits with its own ``lake_files`` rows, so an interruption only leaves later files new.
 BATCH_FILES = 1_000
 
-#: Serialises writes to ``job_events`` inside one process (see the module docstring).
+#: Serialises writes to ``job_events`` inside one process (see insert_new_events).
 WRITE_LOCK = threading.RLock()
 
 #: ``SELECT`` of ``job_events`` rows from ``__SOURCE__``, a relation with the lake's columns
@@ -156,18 +145,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def _migrate_from_primary_key(con: duckdb.DuckDBPyConnection) -> None:
     new_ddl = JOB_EVENTS_DDL.split(";")[0].replace("IF NOT EXISTS job_events", "job_events__v2")
-    with WRITE_LOCK:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DROP TABLE IF EXISTS job_events__v2")
-            con.execute(new_ddl)
-            con.execute("INSERT INTO job_events__v2 BY NAME SELECT * FROM job_events")
-            con.execute("DROP TABLE job_events")
-            con.execute("ALTER TABLE job_events__v2 RENAME TO job_events")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with WRITE_LOCK, transaction(con):
+        con.execute("DROP TABLE IF EXISTS job_events__v2")
+        con.execute(new_ddl)
+        con.execute("INSERT INTO job_events__v2 BY NAME SELECT * FROM job_events")
+        con.execute("DROP TABLE job_events")
+        con.execute("ALTER TABLE job_events__v2 RENAME TO job_events")
 
 
 def append_batch(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) -> tuple[int, int]:
@@ -194,27 +177,44 @@ def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int) ->
 
 def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) -> int:
     """New ids only, one row per id, inside the caller's transaction (hold :data:`WRITE_LOCK`);
-    returns the rows added."""
+    returns the rows added.
+
+    Schema 2 has no ``event_id`` index: the batch is appended as read, then the rows whose id
+    the table already held and all but the first of an id repeated within the batch (earliest
+    ``ts``, then ``source_file``, then read order) are deleted again. Duplicates are rare, so
+    this costs one semi-join instead of an ART index that every insert maintains (about half
+    the insert time) and that grows with the table. Uniqueness therefore rests on serialised
+    writers: one writing process per file (DuckDB's lock; the Dagster ``duckdb_writer`` pool
+    has limit 1) and, within a process, :data:`WRITE_LOCK`, held by every write here and by
+    the DuckDB emitter. The ``job_events_unique_ids`` check (:func:`duplicate_event_ids`)
+    keeps watching; a schema-1 database is migrated by :func:`ensure_schema`."""
     last, appended = append_batch(con, source_sql, params)
     return appended - drop_duplicates(con, last, appended)
 
 
-def new_lake_files(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> list[str]:
+def new_lake_files(con: duckdb.DuckDBPyConnection, source: LakeSource) -> list[str]:
+    """The source's part files not yet recorded in ``lake_files``, in the source's order."""
     ensure_schema(con)
-    present = sorted(str(p) for p in Path(lake_dir).glob(PART_GLOB))
+    present = source.part_files()
     if not present:
         return []
     known = {row[0] for row in con.execute("SELECT path FROM lake_files").fetchall()}
     return [p for p in present if p not in known]
 
 
-def ingest_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path | str, *, max_files: int = 10_000) -> IngestStats:
-    """Load new lake files into ``job_events``; safe to run any number of times."""
-    if str(lake_dir).startswith("s3://"):  # S3 lake (issue 8): new objects, then ingest_files
-        from jobs_pipeline.warehouse.s3_lake_source import ingest_s3_lake
+def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.PathLike, *,
+                max_files: int = 10_000) -> IngestStats:
+    """Load new lake files into ``job_events``; safe to run any number of times.
 
-        return ingest_s3_lake(con, str(lake_dir), max_files=max_files)
-    return ingest_files(con, new_lake_files(con, Path(lake_dir))[:max_files])
+    ``source`` is a :class:`LakeSource` (see :func:`~jobs_pipeline.warehouse.lake_source.lake_source`)
+    or a local lake folder."""
+    if isinstance(source, (str, os.PathLike)):
+        source = LocalLakeSource(Path(source))
+    names = new_lake_files(con, source)[:max_files]
+    if not names:
+        return IngestStats(0, 0, 0)
+    with source.fetch(names) as local:
+        return ingest_files(con, local, sources=None if local == names else names)
 
 
 def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None,
@@ -245,23 +245,17 @@ def _ingest_batch(con: duckdb.DuckDBPyConnection, files: list[str], names: list[
         source = f"""(SELECT r.* REPLACE (coalesce(f.name, r.filename) AS filename) FROM {source} r
                      LEFT JOIN (SELECT unnest($files) AS path, unnest($names) AS name) f ON f.path = r.filename)"""
         params["names"] = names
-    with WRITE_LOCK:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            last, appended = append_batch(con, source, params)
-            # every line read is in the batch until drop_duplicates: count them per file now
-            per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
-                                        "GROUP BY 1", {"last": last}).fetchall())
-            if sum(per_file.values()) != appended or not per_file.keys() <= set(names):
-                raise RuntimeError(f"lake batch: rows from {sorted(set(per_file) - set(names))[:3]} "
-                                   "not attributed to a given file; rolled back")
-            scalar(con, "INSERT INTO lake_files (path, events) SELECT unnest($names), unnest($counts)",
-                   {"names": names, "counts": [per_file.get(n, 0) for n in names]})
-            inserted = appended - drop_duplicates(con, last, appended)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with WRITE_LOCK, transaction(con):
+        last, appended = append_batch(con, source, params)
+        # every line read is in the batch until drop_duplicates: count them per file now
+        per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
+                                    "GROUP BY 1", {"last": last}).fetchall())
+        if sum(per_file.values()) != appended or not per_file.keys() <= set(names):
+            raise RuntimeError(f"lake batch: rows from {sorted(set(per_file) - set(names))[:3]} "
+                               "not attributed to a given file; rolled back")
+        scalar(con, "INSERT INTO lake_files (path, events) SELECT unnest($names), unnest($counts)",
+               {"names": names, "counts": [per_file.get(n, 0) for n in names]})
+        inserted = appended - drop_duplicates(con, last, appended)
     return appended, inserted
 
 

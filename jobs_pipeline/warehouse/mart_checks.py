@@ -10,7 +10,8 @@ from datetime import date
 import duckdb
 
 from jobs_pipeline.warehouse.connection import scalar
-from jobs_pipeline.warehouse.marts import FINISHED_RUNS, MARTS, finished_jobs_on
+from jobs_pipeline.warehouse.marts import MARTS, finished_jobs_on
+from jobs_pipeline.warehouse.tables import FINISHED_RUNS
 
 _RATES = {
     "marketplace_quality_daily": "error_rate NOT BETWEEN 0 AND 1 OR warning_rate NOT BETWEEN 0 AND 1",
@@ -29,21 +30,21 @@ _RECONCILE = {
         "SELECT coalesce(sum(jobs), 0) * 1e6 + coalesce(sum(records_total), 0) + coalesce(sum(records_error), 0) "
         "FROM marketplace_quality_daily WHERE day = $day",
         f"SELECT count(*) * 1e6 + coalesce(sum(records_total), 0) + coalesce(sum(records_error), 0) "
-        f"FROM ({FINISHED_RUNS}) WHERE mart_day = $day",
+        f"FROM ({FINISHED_RUNS}) WHERE day = $day",
     ),
     "field_error_hotspots": (
         "SELECT coalesce(sum(errors), 0) FROM field_error_hotspots WHERE day = $day AND kind = 'field'",
         f"SELECT coalesce(sum(CAST(j.value AS BIGINT)), 0) FROM ({FINISHED_RUNS}) r, json_each(r.errors_by_field) j "
-        f"WHERE mart_day = $day",
+        f"WHERE day = $day",
     ),
     "region_latency_daily": (
         "SELECT coalesce(sum(jobs), 0) FROM region_latency_daily WHERE day = $day AND marketplace = '(all)'",
-        f"SELECT count(*) FROM ({FINISHED_RUNS}) WHERE mart_day = $day",
+        f"SELECT count(*) FROM ({FINISHED_RUNS}) WHERE day = $day",
     ),
     # Every partition key with finished jobs that day gets an error_rate verdict.
     "quality_anomaly_scores": (
         "SELECT count(*) FROM quality_anomaly_scores WHERE day = $day AND metric = 'error_rate'",
-        f"SELECT count(DISTINCT partition_key) FROM ({FINISHED_RUNS}) WHERE mart_day = $day",
+        f"SELECT count(DISTINCT partition_key) FROM ({FINISHED_RUNS}) WHERE day = $day",
     ),
 }
 

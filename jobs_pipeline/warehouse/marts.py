@@ -1,14 +1,9 @@
-"""The BI marts: daily tables Metabase/Superset read, refreshed one day at a time.
+"""The BI marts: daily tables Metabase/Superset read, refreshed one UTC day at a time.
 
-Each mart has a ``day`` column (the UTC date of the job's last event, i.e. when it ended)
-and is written by :func:`refresh_day`: ``DELETE ... WHERE day = ?`` then ``INSERT ...`` for
-that day only, in one transaction. Recomputing a day therefore touches only that day (the
-seed's "cache of aggregated metrics") and a backfill is just one call per day.
-
-Jobs counted are the finished ones of ``job_runs`` (``completed`` or ``failed``), exactly as
-``marketplace_quality`` counts them. Rates are record-weighted fractions in [0, 1]:
-``sum(records_error) / sum(records_total)``. Column meanings are in docs/dashboards.md and
-in the tables' ``COMMENT``s.
+:func:`refresh_day` replaces one ``day`` of a mart (``DELETE`` then ``INSERT``, one
+transaction), so a backfill is one call per day. Marts count the finished jobs of ``job_runs``
+(its ``day``, final event and metrics; see :mod:`jobs_pipeline.warehouse.tables`), with
+record-weighted rates in [0, 1]. Column meanings: docs/dashboards.md and the tables' comments.
 """
 
 from dataclasses import dataclass
@@ -16,26 +11,8 @@ from datetime import date
 
 import duckdb
 
-from jobs_pipeline.warehouse.connection import scalar
-
-#: The UTC day a job belongs to (independent of the session's TimeZone setting).
-JOB_DAY = "CAST(timezone('UTC', last_event_at) AS DATE)"
-
-FINISHED_RUNS = f"""
-    SELECT *, {JOB_DAY} AS mart_day FROM job_runs WHERE status IN ('completed', 'failed')
-"""
-
-# The final event of each job (same ordering as job_runs), for the metrics JSON
-# (errors_by_rule lives only there).
-FINAL_EVENTS = """
-    SELECT r.mart_day, r.marketplace, coalesce(r.ruleset, 'default') AS ruleset,
-           e.errors_by_field, e.metrics->'errors_by_rule' AS errors_by_rule
-    FROM runs r JOIN job_events e USING (job_id)
-    QUALIFY row_number() OVER (
-        PARTITION BY e.job_id
-        ORDER BY (e.event_type IN ('job.completed', 'job.failed')) DESC, e.attempt DESC,
-                 e.sequence DESC, e.ts DESC) = 1
-"""
+from jobs_pipeline.warehouse.connection import scalar, transaction
+from jobs_pipeline.warehouse.tables import FINISHED_RUNS
 
 
 @dataclass(frozen=True)
@@ -64,7 +41,7 @@ MARKETPLACE_QUALITY_DAILY = Mart(
         payload_size_bytes BIGINT NOT NULL, refreshed_at TIMESTAMPTZ NOT NULL)""",
     select_day=f"""
         WITH runs AS ({FINISHED_RUNS})
-        SELECT mart_day AS day, marketplace, category, region,
+        SELECT day, marketplace, category, region,
                marketplace || ':' || category || ':' || region AS partition_key,
                count(*), count(*) FILTER (WHERE status = 'completed'),
                count(*) FILTER (WHERE status = 'failed'),
@@ -72,7 +49,7 @@ MARKETPLACE_QUALITY_DAILY = Mart(
                coalesce(sum(records_error) / nullif(sum(records_total), 0), 0),
                coalesce(sum(records_warning) / nullif(sum(records_total), 0), 0),
                coalesce(sum(payload_size_bytes), 0), now()
-        FROM runs WHERE mart_day = $day
+        FROM runs WHERE day = $day
         GROUP BY ALL""",
 )
 
@@ -89,25 +66,25 @@ FIELD_ERROR_HOTSPOTS = Mart(
         rank INTEGER NOT NULL, errors_prev_7d BIGINT NOT NULL, avg_prev_7d DOUBLE NOT NULL,
         trend_vs_prev_7d DOUBLE, refreshed_at TIMESTAMPTZ NOT NULL)""",
     select_day=f"""
-        WITH runs AS (SELECT * FROM ({FINISHED_RUNS})
-                      WHERE mart_day BETWEEN $day - INTERVAL 7 DAY AND $day),
-        final AS ({FINAL_EVENTS}),
+        WITH runs AS (SELECT day, marketplace, coalesce(ruleset, 'default') AS ruleset,
+                             errors_by_field, errors_by_rule
+                      FROM ({FINISHED_RUNS}) WHERE day BETWEEN $day - INTERVAL 7 DAY AND $day),
         counts AS (
-            SELECT mart_day, marketplace, ruleset, 'field' AS kind, j.key AS name,
+            SELECT day, marketplace, ruleset, 'field' AS kind, j.key AS name,
                    CAST(j.value AS BIGINT) AS n
-            FROM final, json_each(final.errors_by_field) j
+            FROM runs, json_each(runs.errors_by_field) j
             UNION ALL
-            SELECT mart_day, marketplace, ruleset, 'rule', j.key, CAST(j.value AS BIGINT)
-            FROM final, json_each(final.errors_by_rule) j
+            SELECT day, marketplace, ruleset, 'rule', j.key, CAST(j.value AS BIGINT)
+            FROM runs, json_each(runs.errors_by_rule) j
         ),
         today AS (
             SELECT marketplace, ruleset, kind, name, sum(n) AS errors,
                    count(*) FILTER (WHERE n > 0) AS jobs_affected
-            FROM counts WHERE mart_day = $day GROUP BY ALL HAVING sum(n) > 0
+            FROM counts WHERE day = $day GROUP BY ALL HAVING sum(n) > 0
         ),
         before AS (
             SELECT marketplace, ruleset, kind, name, sum(n) AS errors
-            FROM counts WHERE mart_day < $day GROUP BY ALL
+            FROM counts WHERE day < $day GROUP BY ALL
         )
         SELECT $day, t.marketplace, t.ruleset, t.kind, t.name, t.errors, t.jobs_affected,
                t.errors / sum(t.errors) OVER (PARTITION BY t.marketplace, t.ruleset, t.kind),
@@ -135,7 +112,7 @@ REGION_LATENCY_DAILY = Mart(
         refreshed_at TIMESTAMPTZ NOT NULL)""",
     select_day=f"""
         WITH runs AS (SELECT *, date_trunc('hour', timezone('UTC', last_event_at)) AS hour
-                      FROM ({FINISHED_RUNS}) WHERE mart_day = $day),
+                      FROM ({FINISHED_RUNS}) WHERE day = $day),
         stats AS (
             SELECT region, coalesce(marketplace, '{ALL_MARKETPLACES}') AS marketplace, count(*) AS jobs,
                    quantile_cont(processing_time_ms, 0.5) AS p50, quantile_cont(processing_time_ms, 0.95) AS p95,
@@ -168,17 +145,12 @@ def ensure_mart(con: duckdb.DuckDBPyConnection, mart: Mart) -> None:
 def refresh_day(con: duckdb.DuckDBPyConnection, mart: Mart, day: date) -> int:
     """Replace ``day`` in ``mart`` (and nothing else); return its row count."""
     ensure_mart(con, mart)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DELETE FROM {mart.table} WHERE day = $day", {"day": day})
         con.execute(f"INSERT INTO {mart.table} {mart.select_day}", {"day": day})
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return scalar(con, f"SELECT count(*) FROM {mart.table} WHERE day = $day", {"day": day})
 
 
 def finished_jobs_on(con: duckdb.DuckDBPyConnection, day: date) -> int:
     """Finished jobs of ``job_runs`` that ended on ``day`` (the reconciliation reference)."""
-    return scalar(con, f"SELECT count(*) FROM ({FINISHED_RUNS}) WHERE mart_day = $day", {"day": day})
+    return scalar(con, f"SELECT count(*) FROM ({FINISHED_RUNS}) WHERE day = $day", {"day": day})

@@ -1,9 +1,9 @@
 """``job_runs`` and ``marketplace_quality``, derived from ``job_events``.
 
-``job_runs`` has one row per job: its final status (the last terminal event of its highest
-attempt), its attempts and its metrics. ``marketplace_quality`` aggregates job runs by
-marketplace, category and region; its rates are record-weighted fractions in [0, 1].
-Both are rebuilt in one statement each (cheap: they read the compact ``job_events``).
+``job_runs`` is the one place defining a job's final event (the last terminal event of its
+highest attempt) and its UTC ``day`` (of its last event); everything downstream (this
+module's ``marketplace_quality``, the marts) reads ``job_runs`` only. Rates are
+record-weighted fractions in [0, 1]. Each table is rebuilt by one statement.
 """
 
 import duckdb
@@ -39,12 +39,15 @@ SELECT r.job_id, r.task, r.marketplace, r.category, r.region, r.partition_key, r
        coalesce(r.records_warning, 0) AS records_warning,
        r.payload_size_bytes, r.processing_time_ms, r.latency_ms,
        coalesce(r.error_rate, 0) AS error_rate, coalesce(r.warning_rate, 0) AS warning_rate,
-       r.errors_by_field, r.error_type, r.error_message
+       r.errors_by_field, r.metrics->'errors_by_rule' AS errors_by_rule, r.error_type, r.error_message
 FROM ranked r JOIN agg a USING (job_id)
 WHERE r.rn = 1
 """
 
-MARKETPLACE_QUALITY_SQL = """
+#: The jobs that ended (``completed`` or ``failed``): what ``marketplace_quality`` and the marts count.
+FINISHED_RUNS = "SELECT * FROM job_runs WHERE status IN ('completed', 'failed')"
+
+MARKETPLACE_QUALITY_SQL = f"""
 CREATE OR REPLACE TABLE marketplace_quality AS
 SELECT marketplace, category, region,
        count(*) AS jobs,
@@ -56,8 +59,7 @@ SELECT marketplace, category, region,
        CAST(sum(records_warning) AS BIGINT) AS records_warning,
        coalesce(sum(records_error) / nullif(sum(records_total), 0), 0) AS error_rate,
        coalesce(sum(records_warning) / nullif(sum(records_total), 0), 0) AS warning_rate
-FROM job_runs
-WHERE status IN ('completed', 'failed')
+FROM ({FINISHED_RUNS})
 GROUP BY ALL
 ORDER BY marketplace, category, region
 """

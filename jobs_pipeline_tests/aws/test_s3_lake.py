@@ -13,6 +13,7 @@ from jobs_pipeline.telemetry.s3_lake import S3LakeTelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
+from jobs_pipeline.warehouse.lake_source import lake_source
 
 
 def _job(path, spec) -> ValidationJob:
@@ -54,7 +55,7 @@ def test_two_concurrent_runs_write_the_s3_lake_and_job_events_holds_each_event_o
     assert len(writers) == 2
 
     con = duckdb.connect()
-    stats = ingest_lake(con, lake)
+    stats = ingest_lake(con, lake_source(lake))
     assert stats.files == 4
     assert stats.events_read == 2 * stats.events_inserted  # every event came twice
     per_job = dict(con.execute("SELECT job_id::VARCHAR, count(*) FROM job_events GROUP BY 1").fetchall())
@@ -64,12 +65,12 @@ def test_two_concurrent_runs_write_the_s3_lake_and_job_events_holds_each_event_o
     assert scalar(con, "SELECT count(*) FROM job_events WHERE NOT starts_with(source_file, ?)",
                   [f"s3://{bucket}/lake/date="]) == 0
 
-    again = ingest_lake(con, lake)  # incremental: nothing new
+    again = ingest_lake(con, lake_source(lake))  # incremental: nothing new
     assert (again.files, again.events_inserted) == (0, 0)
 
     later = S3LakeTelemetryEmitter(lake)  # a third writer replays one job: new object, no new rows
     JobService(InMemoryQueuePublisher(), later, progress_every=200).run(jobs[0])
-    third = ingest_lake(con, lake)
+    third = ingest_lake(con, lake_source(lake))
     assert third.files == 1 and third.events_read > 0 and third.events_inserted == 0
     assert scalar(con, "SELECT count(*) FROM lake_files") == 5
 

@@ -50,3 +50,51 @@ def test_materialize_builds_tables_with_passing_checks_and_numeric_metadata(sett
 def test_duckdb_writers_share_one_pool():
     for asset in (job_events, job_runs, marketplace_quality):
         assert asset.op.pool == "duckdb_writer"
+
+
+def test_the_quality_graph_refreshes_itself_in_order(tmp_path):
+    """job_events hourly -> job_runs, marketplace_quality -> today's marts -> the dashboard;
+    anomalies follow a finished day's marketplace_quality_daily only."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs_pipeline.defs.quality import marts
+    from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
+
+    defs = dg.Definitions(
+        assets=[job_events, job_runs, marketplace_quality, marts.marketplace_quality_daily,
+                marts.field_error_hotspots, marts.region_latency_daily, marts.quality_anomalies,
+                marts.quality_dashboard],
+        resources={"warehouse": DuckDBWarehouseResource(path=str(tmp_path / "q.duckdb"), lake_dir=str(tmp_path))},
+    )
+    today, yesterday = "2026-03-02", "2026-03-01"
+    clock = [datetime(2026, 3, 2, 10, 30, tzinfo=UTC)]
+    cursor = [None]
+
+    def tick() -> dict[str, set]:
+        clock[0] += timedelta(minutes=1)
+        result = dg.evaluate_automation_conditions(defs, instance, evaluation_time=clock[0], cursor=cursor[0])
+        cursor[0] = result.cursor
+        return {r.key.to_user_string(): (set(r.true_subset.expensively_compute_partition_keys())
+                                         if r.true_subset.is_partitioned else set())
+                for r in result.results if r.true_subset.size}
+
+    def materialized(*keys: str, partition: str | None = None) -> None:
+        for key in keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+    with dg.instance_for_test() as instance:
+        assert tick() == {} and tick() == {}  # nothing upstream yet
+        materialized("job_events")
+        assert tick() == {"job_runs": set(), "marketplace_quality": set()}
+        materialized("job_runs", "marketplace_quality")
+        marts_today = {"marketplace_quality_daily": {today}, "field_error_hotspots": {today},
+                       "region_latency_daily": {today}}
+        assert tick() == marts_today  # the latest partition only; no anomalies on a partial day
+        materialized(*marts_today, partition=today)
+        assert tick() == {"quality_dashboard": set()}
+        materialized("quality_dashboard")
+        assert tick() == {}
+        materialized("marketplace_quality_daily", partition=yesterday)  # e.g. marts_daily finalising
+        assert tick() == {"quality_anomalies": {yesterday}, "quality_dashboard": set()}
+        clock[0] = datetime(2026, 3, 2, 10, 59, 30, tzinfo=UTC)
+        assert tick() == {"job_events": set(), "job_runs": set(), "marketplace_quality": set()}  # 11:00

@@ -10,7 +10,6 @@ import pytest
 from jobs_pipeline.defs.quality import marts as mart_defs
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import connect
-from jobs_pipeline.warehouse.marts import JOB_DAY
 from jobs_pipeline.warehouse.tables import build_job_runs
 from jobs_pipeline_tests.warehouse.history import History, load_history
 
@@ -77,8 +76,8 @@ def test_materialize_one_day_touches_only_that_day(events_only_db: Path, history
 def test_a_failing_check_is_reported(events_only_db: Path, history: History) -> None:
     day = history.days[3]
     with connect(events_only_db) as con:  # a corrupt job run: more errors than records
-        con.execute(f"UPDATE job_runs SET records_error = 10 * records_total WHERE job_id = (SELECT job_id FROM "
-                    f"job_runs WHERE status = 'completed' AND {JOB_DAY} = $d LIMIT 1)", {"d": day})
+        con.execute("UPDATE job_runs SET records_error = 10 * records_total WHERE job_id = (SELECT job_id FROM "
+                    "job_runs WHERE status = 'completed' AND day = $d LIMIT 1)", {"d": day})
     with dg.instance_for_test() as instance:
         result = dg.materialize([mart_defs.marketplace_quality_daily, *mart_defs.mart_checks],
                                 selection=[mart_defs.marketplace_quality_daily], partition_key=day.isoformat(),
@@ -102,12 +101,12 @@ def test_anomaly_asset_finds_the_injected_spike(db_copy: Path, history: History)
                            {"d": day}).fetchall() == [(key, metric)]
 
 
-def test_dashboard_asset_writes_the_page_and_links_it(db_copy: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dashboard_asset_writes_the_page_and_links_it(db_copy: Path, tmp_path: Path) -> None:
     target = tmp_path / "out" / "dash.html"
-    monkeypatch.setenv("QUALITY_DASHBOARD_PATH", str(target))
+    resources = {"warehouse": DuckDBWarehouseResource(path=str(db_copy), lake_dir=str(tmp_path / "lake"),
+                                                      dashboard_path=str(target))}
     with dg.instance_for_test() as instance:
-        result = dg.materialize([mart_defs.quality_dashboard], resources=_resources(db_copy), instance=instance)
+        result = dg.materialize([mart_defs.quality_dashboard], resources=resources, instance=instance)
     assert result.success
     meta = result.asset_materializations_for_node("quality_dashboard")[0].metadata
     assert meta["dashboard"].value == target.as_uri() and meta["open_anomalies"].value == 3
@@ -135,3 +134,20 @@ def test_marts_daily_schedule_targets_yesterday_and_today_is_a_partition():
     assert request.partition_key == "2026-03-01"
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert DAILY.has_partition_key(today)
+
+
+def test_warehouse_resource_carries_the_sensitivity_and_dashboard_path(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs_pipeline.defs.resources.warehouse import warehouse_resource
+    from jobs_pipeline.settings import load_settings
+
+    monkeypatch.setenv("JOBS_PIPELINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ANOMALY_SENSITIVITY", "4.5")
+    monkeypatch.setenv("QUALITY_DASHBOARD_PATH", str(tmp_path / "dash.html"))
+    local = warehouse_resource(load_settings(), from_env=False)
+    assert local.anomaly_sensitivity == 4.5 and local.dashboard_file() == tmp_path / "dash.html"
+    deployed = warehouse_resource(load_settings(), from_env=True)  # a set path resolves at launch
+    assert isinstance(deployed.dashboard_path, dg.EnvVar) and deployed.anomaly_sensitivity == 4.5
+    monkeypatch.delenv("QUALITY_DASHBOARD_PATH")
+    default = warehouse_resource(load_settings(), from_env=True)
+    assert default.dashboard_path == str(load_settings().dashboard_path)

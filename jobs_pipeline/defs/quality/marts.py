@@ -1,12 +1,9 @@
-"""The BI marts as daily-partitioned Dagster assets, their checks, schedule and dashboard.
+"""The BI marts as daily-partitioned Dagster assets, their checks, the dashboard and schedules.
 
-Thin wrappers over :mod:`jobs_pipeline.warehouse.marts`, :mod:`~jobs_pipeline.warehouse.anomalies`,
-:mod:`~jobs_pipeline.warehouse.mart_checks` and :mod:`jobs_pipeline.warehouse.dashboard`. A partition is one
-UTC day; materialising it rewrites that day only, so backfills (from the UI: select the
-partitions, "Materialize") and re-runs are cheap and idempotent. ``marts_daily`` refreshes
-yesterday at 00:45 UTC, after ``quality_tables_daily`` (00:15) rebuilt ``job_runs``; the
-dashboard follows at 01:15. Every mart carries a cron freshness policy (fresh by 03:00 UTC).
-Writers share the ``duckdb_writer`` pool; checks open the database read-only.
+Thin wrappers over :mod:`jobs_pipeline.warehouse`. A partition is one UTC day; materialising it
+rewrites that day only, so backfills and re-runs are cheap. Today's partitions follow
+``job_runs`` (:mod:`.automation`); ``marts_daily`` finalises yesterday at 00:45 UTC, after
+``quality_tables_daily`` (00:15). Every mart must be fresh by 03:00 UTC (freshness policy).
 """
 
 from datetime import date, timedelta
@@ -15,12 +12,14 @@ import dagster as dg
 
 from jobs_pipeline.warehouse.detector import DetectorSettings
 from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
+from jobs_pipeline.defs.quality import tables
+from jobs_pipeline.defs.quality.automation import AFTER_FINISHED_DAY, AFTER_MARTS, EAGER
 from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
-from jobs_pipeline.settings import load_settings
 from jobs_pipeline.warehouse import anomalies, marts
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.mart_checks import check_day
+from jobs_pipeline.warehouse.tables import FINISHED_RUNS
 
 GROUP = "marts"
 # end_offset=1: today's partition exists too, so today's partial numbers can be refreshed
@@ -34,7 +33,7 @@ def _day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> d
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
-          freshness_policy=FRESHNESS,
+          freshness_policy=FRESHNESS, automation_condition=EAGER,
           description="Jobs, records, error_rate and warning_rate by marketplace, category, region and UTC day.")
 def marketplace_quality_daily(context: dg.AssetExecutionContext,
                               warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
@@ -52,7 +51,7 @@ def marketplace_quality_daily(context: dg.AssetExecutionContext,
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
-          freshness_policy=FRESHNESS,
+          freshness_policy=FRESHNESS, automation_condition=EAGER,
           description="Fields and rules failing most per marketplace and ruleset version, share and 7-day trend.")
 def field_error_hotspots(context: dg.AssetExecutionContext,
                          warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
@@ -71,17 +70,17 @@ def field_error_hotspots(context: dg.AssetExecutionContext,
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
-          freshness_policy=FRESHNESS,
+          freshness_policy=FRESHNESS, automation_condition=EAGER,
           description="p50/p95/p99 processing time and latency per region (and marketplace), busiest hour.")
 def region_latency_daily(context: dg.AssetExecutionContext,
                          warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connect() as con:
         rows = marts.refresh_day(con, marts.REGION_LATENCY_DAILY, day)
-        p95 = scalar(con, f"SELECT quantile_cont(processing_time_ms, 0.95) FROM ({marts.FINISHED_RUNS}) "
-                          "WHERE mart_day = $day", {"day": day})
-        l95 = scalar(con, f"SELECT quantile_cont(latency_ms, 0.95) FROM ({marts.FINISHED_RUNS}) "
-                          "WHERE mart_day = $day", {"day": day})
+        p95 = scalar(con, f"SELECT quantile_cont(processing_time_ms, 0.95) FROM ({FINISHED_RUNS}) "
+                          "WHERE day = $day", {"day": day})
+        l95 = scalar(con, f"SELECT quantile_cont(latency_ms, 0.95) FROM ({FINISHED_RUNS}) "
+                          "WHERE day = $day", {"day": day})
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "p95_processing_time_ms": float(p95 or 0.0), "p95_latency_ms": float(l95 or 0.0),
@@ -89,7 +88,8 @@ def region_latency_daily(context: dg.AssetExecutionContext,
 
 
 class AnomalyConfig(dg.Config):
-    """Detector knobs; ``threshold`` unset means ``ANOMALY_SENSITIVITY`` (default 3)."""
+    """Detector knobs; ``threshold`` unset means the warehouse's ``anomaly_sensitivity``
+    (``ANOMALY_SENSITIVITY``, default 3)."""
 
     threshold: float | None = None
     min_training_points: int = 7
@@ -97,13 +97,13 @@ class AnomalyConfig(dg.Config):
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[marketplace_quality_daily],
-          partitions_def=DAILY, freshness_policy=FRESHNESS,
+          partitions_def=DAILY, freshness_policy=FRESHNESS, automation_condition=AFTER_FINISHED_DAY,
           description="Error-rate spikes and volume changes per partition key, vs the same weekday "
                       "(table quality_anomaly_scores, view quality_anomalies).")
 def quality_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig,
                       warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     day = _day(context)
-    threshold = config.threshold if config.threshold is not None else load_settings().anomaly_sensitivity
+    threshold = config.threshold if config.threshold is not None else warehouse.anomaly_sensitivity
     settings = DetectorSettings(threshold=threshold, min_training_points=config.min_training_points,
                                 training_weeks=config.training_weeks)
     with warehouse.connect() as con:
@@ -149,13 +149,13 @@ mart_checks = [_build_check(asset, table, name, figure, desc)
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"html"},
           deps=[marketplace_quality_daily, field_error_hotspots, region_latency_daily, quality_anomalies],
+          automation_condition=AFTER_MARTS,
           description="Self-contained offline HTML dashboard of the marts (QUALITY_DASHBOARD_PATH).")
 def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     # In the writer pool although it only reads: a read-only open fails while another
     # process writes the file, so it queues behind the writers instead.
-    path = load_settings().dashboard_path
     with warehouse.connect(read_only=True) as con:
-        path, data = write_dashboard(con, path)
+        path, data = write_dashboard(con, warehouse.dashboard_file())
     return dg.MaterializeResult(metadata={
         "dashboard": dg.MetadataValue.url(path.as_uri()),
         "path": dg.MetadataValue.path(str(path)),
@@ -171,6 +171,7 @@ marts_job = dg.define_asset_job(
     description="Refresh one UTC day of the BI marts.",
 )
 
+
 @dg.schedule(job=marts_job, name="marts_daily", cron_schedule="45 0 * * *", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Every day at 00:45 UTC: yesterday's partition of every mart, now complete.")
@@ -178,9 +179,17 @@ def marts_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     yesterday = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"marts:{yesterday}", partition_key=yesterday)
 
+
 dashboard_job = dg.define_asset_job("quality_dashboard_job", selection=[quality_dashboard])
 
 dashboard_daily = dg.ScheduleDefinition(
     name="quality_dashboard_daily", job=dashboard_job, cron_schedule="15 1 * * *", execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING, description="Every day at 01:15 UTC: redraw the dashboard.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 01:15 UTC: redraw the dashboard (it also follows the marts as they update).",
+)
+
+quality_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "quality_automation_sensor", target=dg.AssetSelection.groups(tables.GROUP, GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60,
+    description="Refresh the quality tables, marts and dashboard as their automation conditions ask.",
 )

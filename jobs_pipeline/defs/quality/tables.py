@@ -1,13 +1,14 @@
 """Quality tables in DuckDB: ``job_events`` -> ``job_runs`` -> ``marketplace_quality``.
 
-Each is a thin wrapper over :mod:`jobs_pipeline.warehouse`; writers share the
-``duckdb_writer`` pool (limit 1 in ``dagster.yaml``). Checks open the file read-only but
-join the pool too: DuckDB refuses a read-only open while another process writes the file.
-Numeric metadata uses stable keys so the UI plots them over time.
+Thin wrappers over :mod:`jobs_pipeline.warehouse`; writers share the ``duckdb_writer`` pool
+(limit 1 in ``dagster.yaml``), and so do the read-only checks (DuckDB refuses a read-only open
+while another process writes). Refreshed hourly and after each other (:mod:`.automation`) and
+by ``quality_tables_daily``.
 """
 
 import dagster as dg
 
+from jobs_pipeline.defs.quality.automation import EAGER, INGEST_HOURLY
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
@@ -23,11 +24,11 @@ DUCKDB_POOL = "duckdb_writer"
 GROUP = "quality"
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"},
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, automation_condition=INGEST_HOURLY,
           description="Every job event from the lake, once (incremental, de-duplicated by event_id).")
 def job_events(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        stats = ingest_lake(con, warehouse.lake_dir)
+        stats = ingest_lake(con, warehouse.lake_source())
         rows = scalar(con, "SELECT count(*) FROM job_events")
     context.log.info(f"ingested {stats.events_inserted} new events from {stats.files} lake files")
     return dg.MaterializeResult(metadata={
@@ -38,7 +39,7 @@ def job_events(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseReso
     })
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_events],
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_events], automation_condition=EAGER,
           description="One row per job: final status, attempts and metrics.")
 def job_runs(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -47,7 +48,7 @@ def job_runs(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "jobs_failed": failed})
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs],
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], automation_condition=EAGER,
           description="Jobs, records, error_rate and warning_rate by marketplace, category and region.")
 def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
