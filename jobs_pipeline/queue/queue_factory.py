@@ -33,9 +33,10 @@ def build_single(settings: "Settings", backend: str) -> QueuePublisher:
     if backend in QUEUE_BACKENDS:
         require(settings, backend)  # before importing the backend's client library
     cls = publisher_class(backend)
-    return cls.from_settings(settings) if hasattr(cls, "from_settings") else cls(
-        {"free": settings.queue_name_free, "pro": settings.queue_name_pro}
-    )
+    if hasattr(cls, "from_settings"):
+        return cls.from_settings(settings)
+    # A backend without from_settings takes the job queue names and the outcome queue names.
+    return cls({"free": settings.queue_name_free, "pro": settings.queue_name_pro}, settings.outcome_queue_names)
 
 
 def build_publisher(settings: "Settings", backend: str | None = None) -> QueuePublisher:

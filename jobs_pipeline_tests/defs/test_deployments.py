@@ -56,3 +56,10 @@ def test_a_newly_registered_backend_gets_the_generic_resource(data_dir, monkeypa
     publisher = resource.get_publisher()
     assert isinstance(publisher, InMemoryQueuePublisher)
     assert (publisher.queue_for("pro"), publisher.queue_for("pro", "outcome")) == ("jobs-pro", "jobs-pro.outcomes")
+
+
+def test_local_memory_queues_keep_named_outcome_queues(data_dir, monkeypatch) -> None:
+    monkeypatch.setenv("QUEUE_NAME_OUTCOMES_PRO", "results-pro")
+    queue = resources_for(load_checked_settings())["job_service"].queue
+    publisher = queue.model_copy(update={"name": "named-outcomes"}).get_publisher()
+    assert publisher.queue_for("pro", "outcome") == "results-pro"
