@@ -1,16 +1,9 @@
 """Quality alerts: what one anomaly alert says, where it goes, and its telemetry event.
 
-An :class:`AnomalyAlert` is the JSON body sent to the webhook (documented in
-docs/dashboards.md, "Alerts"); ``alert_id`` equals the anomaly's ``anomaly_id`` and is
-also sent as the ``Idempotency-Key`` header, so a receiver can drop a duplicate even in the
-rare case (a crash between sending and recording) where one is re-sent.
-
-Sinks: :class:`LogAlertSink` always; :class:`WebhookAlertSink` when ``ALERT_WEBHOOK_URL`` is
-set (it logs too). :func:`emit_anomaly_event` writes the ``quality.anomaly`` telemetry
-event: the job-event model (``TelemetryEvent``) only admits the five ``job.*`` types and the
-lake feeds ``job_events``, so the anomaly event is its own small envelope, logged as one
-JSON line on the ``jobs_pipeline.events`` logger, the same channel as the log sink of job
-events.
+:class:`AnomalyAlert` is the webhook's JSON body (docs/dashboards.md, "Alerts"), its
+``alert_id`` (the ``anomaly_id``) also the ``Idempotency-Key``. Sinks: the log always, the
+webhook when ``ALERT_WEBHOOK_URL`` is set. :func:`emit_anomaly_event` logs the ``quality.anomaly``
+event on the ``jobs_pipeline.events`` logger (its own envelope: not a ``job.*`` event).
 """
 
 import json
@@ -127,6 +120,9 @@ def anomaly_event(alert: AnomalyAlert, source: str = "urn:jobs-pipeline:quality"
 
 
 def emit_anomaly_event(alert: AnomalyAlert, log: logging.Logger | None = None) -> dict:
+    """Log the ``quality.anomaly`` event as one JSON line. The job-event model (``TelemetryEvent``)
+    only admits the five ``job.*`` types and the lake feeds ``job_events``, so the anomaly event is
+    its own small envelope, on the same channel as the log sink of job events."""
     event = anomaly_event(alert)
     (log or event_log).info(json.dumps(event, separators=(",", ":")))
     return event

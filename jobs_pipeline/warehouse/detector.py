@@ -1,24 +1,8 @@
 """Seasonal, robust anomaly detection for daily quality metrics (pure Python, no I/O).
 
-Why this shape (see docs/benchmarks.md, "Anomaly detection"):
-
-* **Day-of-week seasonality.** Feeds have a weekly rhythm (little volume at weekends, a
-  backlog on Mondays), so a Monday is compared only with past Mondays: the training set of
-  day *D* is ``D-7, D-14, ... D-7*training_weeks``.
-* **The judged days never train themselves.** Training days are strictly before *D* and any
-  day in ``exclude`` (the other days judged in the same run) is dropped, the Elementary
-  false-negative trap (``exclude_detection_period_from_training=false``) avoided.
-* **At least ``min_training_points`` (7) points**, else the verdict is
-  ``not_enough_history`` and never an alert (Elementary dropped its minimum in 2023).
-* **Robust baseline and scale.** A Theil–Sen line through the same-weekday points (median
-  of pairwise slopes, so a slow trend does not look like a spike and one past outlier does
-  not move the line) predicts *D*; the scale is ``1.4826 * MAD`` of the residuals, i.e. a
-  standard deviation under normal noise that past anomalies cannot inflate.
-  ``score = (value - baseline) / scale``.
-* **Sensitivity** ``threshold`` (default 3) on the score, in the metric's direction
-  (error-rate spikes only; volume both ways), **and** a minimum change: the absolute
-  ``|value - baseline|`` must reach ``min_abs_change`` and the relative change
-  ``min_rel_change`` (Elementary's ``ignore_small_changes``), so tiny rates never alert.
+A day is judged against the same weekday of past weeks with a Theil–Sen baseline and a MAD
+scale, and alerts only past a score threshold and a minimum change; :func:`judge` says why.
+Method and accuracy: docs/dashboards.md ("Anomaly detection"), docs/benchmarks.md.
 """
 
 from collections.abc import Iterable, Mapping
@@ -120,7 +104,28 @@ def _verdict(rule: MetricRule, settings: DetectorSettings, value: float, baselin
 
 def judge(history: Mapping[date, float], day: date, value: float, rule: MetricRule,
           settings: DetectorSettings = DetectorSettings(), exclude: Iterable[date] = ()) -> Judgment:
-    """Judge ``value`` observed on ``day`` against the same weekday in ``history``."""
+    """Judge ``value`` observed on ``day`` against the same weekday in ``history``.
+
+    Why this shape:
+
+    * **Day-of-week seasonality.** Feeds have a weekly rhythm (little volume at weekends, a
+      backlog on Mondays), so a Monday is compared only with past Mondays: the training set of
+      day *D* is ``D-7, D-14, ... D-7*training_weeks``.
+    * **The judged days never train themselves.** Training days are strictly before *D* and any
+      day in ``exclude`` (the other days judged in the same run) is dropped, the Elementary
+      false-negative trap (``exclude_detection_period_from_training=false``) avoided.
+    * **At least ``min_training_points`` (7) points**, else the verdict is
+      ``not_enough_history`` and never an alert (Elementary dropped its minimum in 2023).
+    * **Robust baseline and scale.** A Theil–Sen line through the same-weekday points (median
+      of pairwise slopes, so a slow trend does not look like a spike and one past outlier does
+      not move the line) predicts *D*; the scale is ``1.4826 * MAD`` of the residuals, i.e. a
+      standard deviation under normal noise that past anomalies cannot inflate.
+      ``score = (value - baseline) / scale``.
+    * **Sensitivity** ``threshold`` (default 3) on the score, in the metric's direction
+      (error-rate spikes only; volume both ways), **and** a minimum change: the absolute
+      ``|value - baseline|`` must reach ``min_abs_change`` and the relative change
+      ``min_rel_change`` (Elementary's ``ignore_small_changes``), so tiny rates never alert.
+    """
     excluded = set(exclude) | {day}
     training = [(k, history[d]) for k in range(1, settings.training_weeks + 1)
                 if (d := day - timedelta(days=7 * k)) in history and d not in excluded

@@ -1,10 +1,9 @@
 """A seeded event history of many days and partition keys, written straight into
 ``job_events`` through Arrow, with known injected anomalies.
 
-Every job has ``job.started`` then ``job.completed``; some fail (``job.failed``, no
-records), some retry once (``job.retrying`` then a second attempt), and some start before
-midnight and end after it (they belong to the day they ended). Volumes and error rates
-follow a weekly pattern with small noise, so only the injected days are anomalous.
+Jobs start and complete; some fail (no records), some retry once, some end after midnight
+(they belong to the day they ended). Volumes and error rates follow a weekly pattern with
+small noise, so only the injected days are anomalous.
 """
 
 import json

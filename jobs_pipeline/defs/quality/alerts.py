@@ -1,24 +1,8 @@
 """``quality_alert_sensor``: each new row of ``quality_anomalies`` becomes exactly one alert.
 
-Three layers keep it to one, across daemon restarts and recomputed days:
-
-1. The sensor cursor (stored in the Dagster instance, so it survives restarts) holds the
-   ``anomaly_id`` of every anomaly already requested within the look-back window; a row
-   whose id is in it is never requested again. ``anomaly_id`` is derived from
-   ``day|partition_key|metric``, so recomputing a day keeps the same ids.
-2. Each anomaly's run request has ``run_key = "quality-anomaly:<anomaly_id>"``; Dagster never
-   launches two runs with the same key for a sensor, even if the cursor were reset.
-3. The webhook gets the id as ``Idempotency-Key`` (covers a crash between the POST and the
-   run's success, when a retry could send again).
-
-The sensor opens DuckDB read-only, and only when the file changed since its last complete
-read and writers have been quiet for ``SETTLE_SECONDS``: a reader makes a writer opening at
-that instant fail, so it stays out of their way.
-
-The run (``quality_alert_job``) sends through the ``alert_sink`` resource (log always, the
-webhook when ``ALERT_WEBHOOK_URL`` is set) and logs the ``quality.anomaly`` event. Only
-anomalies within ``LOOKBACK_DAYS`` of the newest judged day are considered: backfilling old
-history does not page anyone.
+The run (``quality_alert_job``) sends through the ``alert_sink`` resource and logs the
+``quality.anomaly`` event. Only anomalies within ``LOOKBACK_DAYS`` of the newest judged day
+count, so backfilling old history pages no one. Exactly-once: see :func:`quality_alert_sensor`.
 """
 
 import json
@@ -98,9 +82,21 @@ def database_version(path: str | Path) -> float | None:
 
 
 @dg.sensor(job=quality_alert_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Turn each new quality anomaly into one alert run (see module docstring).")
+           description="Turn each new quality anomaly into one alert run (exactly once).")
 def quality_alert_sensor(context: dg.SensorEvaluationContext,
                          warehouse: DuckDBWarehouseResource) -> dg.SensorResult | dg.SkipReason:
+    """Three layers keep each anomaly to one alert, across daemon restarts and recomputed days:
+
+    1. The cursor (stored in the Dagster instance) holds the ``anomaly_id`` of every anomaly
+       already requested within the look-back window; ``anomaly_id`` derives from
+       ``day|partition_key|metric``, so recomputing a day keeps the same ids.
+    2. Each run request has ``run_key = "quality-anomaly:<anomaly_id>"``; Dagster never launches
+       two runs with the same key for a sensor, even if the cursor were reset.
+    3. The webhook gets the id as ``Idempotency-Key`` (a retry after a successful POST).
+
+    The database is opened read-only, and only when the file changed since the last complete
+    read and writers have been quiet for ``SETTLE_SECONDS`` (a reader makes a writer opening at
+    that instant fail)."""
     state = json.loads(context.cursor) if context.cursor else {}
     alerted: dict[str, str] = state.get("alerted", {})
     # DuckDB allows one writing process OR readers: every read-only open could make a writer
