@@ -1,0 +1,1 @@
+"""The demo run (``make demo``) and its seeded sample feeds."""

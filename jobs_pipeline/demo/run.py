@@ -1,13 +1,9 @@
 """``jobs-pipeline demo`` (``make demo``): the whole product on embedded defaults.
 
-Writes seeded sample feeds (plus one unusable file and one misplaced file) into the landing
-folder, evaluates the real ``landing_sensor``, executes each requested ``validate_feed``
-run in process on the local Dagster instance (SQLite under ``DAGSTER_HOME``), materialises
-the quality tables with their checks, and prints ``marketplace_quality``.
-
-Running it again is idempotent: sample files are only written when absent, the sensor
-cursor is kept under the data folder, and a run key that already ran is never run again.
-"""
+Writes seeded sample feeds (plus an unusable and a misplaced file) into the landing folder,
+evaluates the real ``landing_sensor``, executes each ``validate_feed`` run in process on the local
+Dagster instance, materialises the quality tables with their checks and prints
+``marketplace_quality``. Idempotent: a run key that already ran never runs again."""
 
 import os
 from pathlib import Path

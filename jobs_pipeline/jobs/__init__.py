@@ -1,5 +1,2 @@
-"""Validation jobs: the job model (:mod:`.model`) and :class:`~.service.JobService`.
-
-Import from the submodules; this package file stays empty so importing the job model
-never pulls in the service and its collaborators (no import cycles).
-"""
+"""Validation jobs as a service: :class:`~.service.JobService`, its metrics and report store, and
+:mod:`.compose`, the one place a service is built from settings."""

@@ -1,13 +1,8 @@
 """JobService: submit jobs to a queue, and run one job from start to its final event.
 
-Its collaborators are injected (``QueuePublisher``, ``TelemetryEmitter``, a retry policy),
-so the Dagster ops, the Celery task and the CLI all run the very same ``run``.
-
-``run`` never lets a failure escape without a ``job.failed`` (or ``job.retrying``) event:
-a bad feed is an *outcome* (status ``failed``), not a crash. Event ids are deterministic
-per job, attempt and sequence, so running the same job again (a redelivery) re-emits the
-same ids and the tables count it once.
-"""
+Its collaborators are injected, so the Dagster op, the Celery task and the CLI run the very same
+``run``, which never lets a failure escape without a ``job.failed`` or ``job.retrying`` event.
+Event ids are deterministic per job, attempt and sequence: a redelivered job counts once."""
 
 import logging
 from collections.abc import Callable

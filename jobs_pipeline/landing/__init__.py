@@ -1,0 +1,1 @@
+"""Where sellers' files land: local and S3 listing, tick planning, quarantine, feed fetch."""

@@ -1,0 +1,1 @@
+"""Dagster definitions that launch validation: the ``validate_feed`` job and its sensors."""

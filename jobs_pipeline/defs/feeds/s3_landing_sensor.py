@@ -1,13 +1,9 @@
 """``s3_landing_sensor``: the S3 twin of ``landing_sensor``, defined only when
 ``JOBS_PIPELINE_LANDING_URI`` is an ``s3://`` location.
 
-Same planning (:func:`jobs_pipeline.landing.plan.plan_tick`, wrapped by
-:mod:`jobs_pipeline.landing.s3_plan`) and the same run requests
-(:func:`run_request_for`); the objects come from a bounded, paginated listing through
-dagster-aws's ``S3Resource``. The ``run_key`` digests key + size + LastModified + ETag, so a
-re-uploaded object runs again and an unchanged one never does. An object at an unusable
-path is copied to quarantine with its reason, once; the original is left in place.
-"""
+Same planning and run requests as the local sensor over a bounded, paginated listing; the
+``run_key`` digests key, size, LastModified and ETag, so a re-uploaded object runs again and an
+unchanged one never does. An object at an unusable path is copied to quarantine once."""
 
 import dagster as dg
 

@@ -1,22 +1,7 @@
 """``sqs_jobs_sensor``: one ``validate_feed`` run per job message on the SQS tier queues.
 
-Each tick (bounded by ``max_messages_per_tick``):
-
-1. **Delete what is safe to delete.** The cursor holds the receipt handles of messages whose
-   run was requested on an earlier tick. A message is deleted only once a run with its
-   ``run_key`` (= ``job_id``) exists in the instance: the run request was recorded. If a tick
-   failed before Dagster recorded it, the message is not deleted; it reappears after its
-   visibility timeout and is requested again (Dagster drops a duplicate ``run_key``).
-2. **Receive, pro before free.** The pro queue is read first; the free queue gets what is left
-   of the tick's budget. Received messages stay invisible for ``visibility_timeout_s``.
-3. **One run request per job**, ``run_key = job_id``, tags ``tier`` and ``marketplace``. A message
-   whose job already has a run (a redelivery) is just deleted.
-4. **A message that cannot be parsed is reported and left alone**: it becomes visible again
-   and, after ``maxReceiveCount`` receives, the queue's redrive policy moves it to the DLQ.
-
-Only the job queues (``queue_url_pro`` / ``queue_url_free``) are read. ``feed.validated`` outcomes
-go to separate outcome queues (``SQS_OUTCOME_QUEUE_*_URL``) for downstream consumers, so they
-never reach this sensor (nor, unparsed, the job queues' DLQ).
+A message is deleted only after its run is recorded, pro is received before free, and only the
+job queues are read: ``feed.validated`` outcomes go to their own queues, never to this sensor.
 """
 
 import json
@@ -70,6 +55,20 @@ def _load_cursor(cursor: str | None) -> list[dict]:
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Launch validate_feed for each job message on the SQS pro and free queues.")
 def sqs_jobs_sensor(context: dg.SensorEvaluationContext, sqs_jobs: SQSQueueResource) -> dg.SensorResult:
+    """Each tick (bounded by ``max_messages_per_tick``):
+
+    1. **Delete what is safe to delete.** The cursor holds the receipt handles of messages whose
+       run was requested on an earlier tick. A message is deleted only once a run with its
+       ``run_key`` (= ``job_id``) exists in the instance: the run request was recorded. If a tick
+       failed before Dagster recorded it, the message is not deleted; it reappears after its
+       visibility timeout and is requested again (Dagster drops a duplicate ``run_key``).
+    2. **Receive, pro before free.** The pro queue is read first; the free queue gets what is left
+       of the tick's budget. Received messages stay invisible for ``visibility_timeout_s``.
+    3. **One run request per job**, ``run_key = job_id``, tags ``tier`` and ``marketplace``. A message
+       whose job already has a run (a redelivery) is just deleted.
+    4. **A message that cannot be parsed is reported and left alone**: it becomes visible again
+       and, after ``maxReceiveCount`` receives, the queue's redrive policy moves it to the DLQ.
+    """
     if not sqs_jobs.consume_jobs:
         return dg.SensorResult(skip_reason="SQS is not a job backend here (QUEUE_BACKEND / QUEUE_ROLLOUT_BACKEND)",
                                cursor=context.cursor)

@@ -1,11 +1,9 @@
-"""The ``validate_feed`` job: describe the file -> run the job (validate, collect metrics,
-emit events: ``JobService.run``) -> publish the outcome as ``feed.validated`` on the tier's
-outcome queue (not a job queue: no worker or sensor consumes it).
+"""The ``validate_feed`` job: describe the file -> ``JobService.run`` -> publish ``feed.validated``
+on the tier's outcome queue.
 
-Validation, metrics and events stay in one ``JobService.run`` call on purpose: it is the
-same call the Celery worker and the CLI make, so every path emits identical telemetry.
-A feed that fails validation still publishes its outcome, then fails the run.
-"""
+Validation, metrics and events stay in the one ``JobService.run`` call that the Celery worker
+and the CLI make too, so every path emits identical telemetry. A feed that fails validation
+still publishes its outcome, then fails the run."""
 
 import dataclasses
 import uuid

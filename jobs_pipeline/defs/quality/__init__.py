@@ -1,0 +1,1 @@
+"""Dagster definitions of the quality tables: assets, checks, schedules and alerts."""
