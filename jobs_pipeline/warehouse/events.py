@@ -9,7 +9,6 @@ redelivered job never changes the counts. Uniqueness rests on serialised writers
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -209,7 +208,7 @@ def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.Pa
     ``source`` is a :class:`LakeSource` (see :func:`~jobs_pipeline.warehouse.lake_source.lake_source`)
     or a local lake folder."""
     if isinstance(source, (str, os.PathLike)):
-        source = LocalLakeSource(Path(source))
+        source = LocalLakeSource.folder(source)
     names = new_lake_files(con, source)[:max_files]
     if not names:
         return IngestStats(0, 0, 0)
@@ -219,8 +218,9 @@ def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.Pa
 
 def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None,
                  batch_files: int = BATCH_FILES) -> IngestStats:
-    """Load the given lake files, ``batch_files`` per transaction; ``sources`` (e.g. their
-    ``s3://`` URIs) are recorded instead of the local paths in ``source_file`` and ``lake_files``."""
+    """Load the given lake files, ``batch_files`` per transaction; ``sources`` (the names of
+    downloaded copies in their lake) are recorded instead of the local paths in ``source_file``
+    and ``lake_files``."""
     files = [str(f) for f in files]
     names = list(sources) if sources is not None else files
     if len(names) != len(files):

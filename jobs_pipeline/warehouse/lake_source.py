@@ -5,6 +5,7 @@ hands out local readable copies; :func:`lake_source` picks the local folder or t
 (:mod:`jobs_pipeline.warehouse.s3_lake_source`) for a configured location.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,9 +32,11 @@ class LocalLakeSource:
 
     root: Path
 
-    def __post_init__(self) -> None:
-        if "://" in str(self.root):
-            raise ValueError(f"{self.root} is a URI, not a folder: pick its source with lake_source()")
+    @classmethod
+    def folder(cls, location: str | os.PathLike) -> "LocalLakeSource":
+        if "://" in str(location):  # Path() would quietly turn it into a folder that does not exist
+            raise ValueError(f"{location} is a URI, not a folder: pick its source with lake_source()")
+        return cls(Path(location))
 
     def part_files(self) -> list[str]:
         return sorted(str(p) for p in Path(self.root).glob(PART_GLOB))
@@ -49,4 +52,4 @@ def lake_source(location: str | Path) -> LakeSource:
         from jobs_pipeline.warehouse.s3_lake_source import S3LakeSource  # boto3 only for an S3 lake
 
         return S3LakeSource.at(str(location))
-    return LocalLakeSource(Path(location))
+    return LocalLakeSource.folder(location)

@@ -96,3 +96,33 @@ def test_a_corrupt_lake_line_is_not_silently_counted(tmp_path):
         ingest_lake(con, tmp_path / "lake")
     with connect(tmp_path / "q.duckdb") as con:
         assert scalar(con, "SELECT count(*) FROM lake_files") == 0  # rolled back: retried next time
+
+
+def test_the_caller_picks_the_lake_source_and_ingestion_knows_no_s3(tmp_path):
+    import ast
+
+    import jobs_pipeline.warehouse.events as events
+    from jobs_pipeline.warehouse.lake_source import LocalLakeSource, lake_source
+    from jobs_pipeline.warehouse.s3_lake_source import S3LakeSource
+
+    assert lake_source(tmp_path) == LocalLakeSource(tmp_path)
+    s3 = lake_source("s3://bucket/lake")
+    assert isinstance(s3, S3LakeSource) and s3.root.uri() == "s3://bucket/lake/"
+    with connect(tmp_path / "q.duckdb") as con, pytest.raises(ValueError, match="lake_source"):
+        ingest_lake(con, "s3://bucket/lake")  # a URI is not a folder: no silent empty ingestion
+    source = Path(events.__file__).read_text()
+    imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+    assert "s3://" not in source and not any("s3" in (m or "") for m in imported)
+
+
+def test_a_transaction_commits_or_rolls_back(tmp_path):
+    from jobs_pipeline.warehouse.connection import transaction
+
+    with connect(tmp_path / "q.duckdb") as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+        with transaction(con):
+            con.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError), transaction(con):
+            con.execute("INSERT INTO t VALUES (2)")
+            raise RuntimeError("boom")
+        assert con.execute("SELECT list(x) FROM t").fetchall() == [([1],)]
