@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from jobs_pipeline.defs.resources.deployments import LandingZoneResource
+from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.defs.resources.deployments import resources_for as deployment_resources
 from jobs_pipeline.settings import Settings
 

@@ -74,7 +74,8 @@ def run_demo(project_root: Path | None = None) -> int:
         job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
         marketplace_quality_rates_in_range,
     )
-    from jobs_pipeline.defs.resources.deployments import LandingZoneResource, resources_for
+    from jobs_pipeline.defs.resources.deployments import resources_for
+    from jobs_pipeline.defs.resources.landing import LandingZoneResource
     from jobs_pipeline.defs.feeds.validate_feed import validate_feed
     from jobs_pipeline.jobs.compose import load_checked_settings
     from jobs_pipeline.warehouse.connection import connect

@@ -4,8 +4,8 @@ staging and prod, a set one is read at launch; any registered queue backend gets
 import dagster as dg
 
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
-from jobs_pipeline.defs.resources.deployments import (
-    InMemoryQueueResource, QueueBackendResource, queue_resource, resources_for)
+from jobs_pipeline.defs.resources.deployments import resources_for
+from jobs_pipeline.defs.resources.queue import InMemoryQueueResource, QueueBackendResource, queue_resource
 from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.jobs.compose import load_checked_settings
 from jobs_pipeline.queue.memory import InMemoryQueuePublisher

@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
-from jobs_pipeline.defs.resources.deployments import LandingZoneResource, resources_for
+from jobs_pipeline.defs.resources.deployments import resources_for
+from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.demo.samples import SampleFeed, write_sample

@@ -10,8 +10,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from jobs_pipeline.defs.resources.deployments import (
-    InMemoryQueueResource, JobServiceResource, SQSQueueResource, TelemetryResource, resources_for)
+from jobs_pipeline.defs.resources.deployments import resources_for
+from jobs_pipeline.defs.resources.job_service import JobServiceResource
+from jobs_pipeline.defs.resources.queue import InMemoryQueueResource, SQSQueueResource
+from jobs_pipeline.defs.resources.telemetry import TelemetryResource
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.model import JobContext, ValidationJob

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 import redis
 
-from jobs_pipeline.defs.resources.deployments import (
-    CeleryQueueResource, InMemoryQueueResource, RolloutQueueResource, SQSQueueResource, queue_resource, resources_for)
+from jobs_pipeline.defs.resources.deployments import resources_for
+from jobs_pipeline.defs.resources.queue import CeleryQueueResource, InMemoryQueueResource, RolloutQueueResource, SQSQueueResource, queue_resource
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.errors import PublishError

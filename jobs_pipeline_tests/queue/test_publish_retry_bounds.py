@@ -11,7 +11,9 @@ import httpx
 import pytest
 import redis
 
-from jobs_pipeline.defs.resources.deployments import CeleryQueueResource, JobServiceResource, resources_for
+from jobs_pipeline.defs.resources.deployments import resources_for
+from jobs_pipeline.defs.resources.job_service import JobServiceResource
+from jobs_pipeline.defs.resources.queue import CeleryQueueResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.errors import PublishError, PublishRetriesExhausted
 from jobs_pipeline.domain.model import JobContext, ValidationJob

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from jobs_pipeline.defs.resources.deployments import SQSQueueResource
+from jobs_pipeline.defs.resources.queue import SQSQueueResource
 from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.queue.publisher import QueueMessage
 from jobs_pipeline.queue.sqs import SQSQueuePublisher

@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources.deployments import SQSQueueResource
+from jobs_pipeline.defs.resources.queue import SQSQueueResource
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
 from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.queue.publisher import QueueMessage

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-from jobs_pipeline.defs.resources.deployments import InMemoryQueueResource, JobServiceResource
+from jobs_pipeline.defs.resources.job_service import JobServiceResource
+from jobs_pipeline.defs.resources.queue import InMemoryQueueResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.errors import PublishError
 from jobs_pipeline.jobs.service import JobService

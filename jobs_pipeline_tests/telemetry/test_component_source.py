@@ -20,7 +20,7 @@ def test_worker_and_dagster_events_name_their_component(data_dir, tmp_path, monk
         monkeypatch.delenv("TELEMETRY_SOURCE", raising=False)
         monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # the module builds its app on import
         worker = importlib.import_module("jobs_pipeline.worker")
-        from jobs_pipeline.defs.resources.deployments import HTTPTelemetryResource
+        from jobs_pipeline.defs.resources.telemetry import HTTPTelemetryResource
 
         settings = load_settings()
         service = worker.build_service(settings)  # what the Celery task runs jobs with

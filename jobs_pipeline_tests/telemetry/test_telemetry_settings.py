@@ -18,7 +18,8 @@ def test_http_sink_without_url_fails_at_start_up_naming_the_variable(monkeypatch
 
 
 def test_worker_and_dagster_build_the_same_sinks(tmp_path, monkeypatch):
-    from jobs_pipeline.defs.resources.deployments import HTTPTelemetryResource, resources_for
+    from jobs_pipeline.defs.resources.deployments import resources_for
+    from jobs_pipeline.defs.resources.telemetry import HTTPTelemetryResource
 
     monkeypatch.setenv("JOBS_PIPELINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TELEMETRY_SINKS", "lake,http")

@@ -7,7 +7,7 @@ A bad path or an unreadable folder is logged; the sensor never raises on one fil
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources.deployments import LandingZoneResource
+from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.landing.files import scan_landing
 from jobs_pipeline.landing.plan import Launch, plan_tick

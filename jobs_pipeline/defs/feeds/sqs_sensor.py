@@ -9,7 +9,7 @@ import time
 
 import dagster as dg
 
-from jobs_pipeline.defs.resources.deployments import SQSQueueResource
+from jobs_pipeline.defs.resources.queue import SQSQueueResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.domain.model import ValidationJob
 from jobs_pipeline.queue.sqs_receiver import ReceivedMessage, delete, receive

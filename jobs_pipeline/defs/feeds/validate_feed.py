@@ -18,7 +18,8 @@ from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.domain.retry import JobRetryRequested
 from jobs_pipeline.jobs.service import JobOutcome
 from jobs_pipeline.queue.publisher import QueueMessage
-from jobs_pipeline.defs.resources.deployments import JobServiceResource, LandingZoneResource
+from jobs_pipeline.defs.resources.job_service import JobServiceResource
+from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
 from jobs_pipeline.landing.feed_fetch import fetched_feed
