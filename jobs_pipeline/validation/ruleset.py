@@ -1,12 +1,13 @@
-"""Marketplace rulesets as data: one YAML (or JSON) file per ``name@version`` under
-``jobs_pipeline/validation/rulesets``, validated by pydantic on load (an error names the file,
-the rule and the parameter). :meth:`Ruleset.effective` applies the category then region
-``overrides``; ``jobs-pipeline rules show`` prints the result.
+"""Marketplace rulesets as data: one YAML (or JSON) file per ``name@version``, shipped under
+``jobs_pipeline/validation/rulesets`` or added by a team (:func:`use_extra_rulesets`), validated
+by pydantic on load (an error names the file, the rule and the parameter).
+:meth:`Ruleset.effective` applies the category then region ``overrides``.
 """
 
 import json
 import unicodedata
-from functools import cache
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Self
 
@@ -47,9 +48,10 @@ class Rule(BaseModel):
     severity: Literal["error", "warning"] = "error"
     id: str | None = None
     message: str | None = None
-    #: ``range``/``decimal_range``: numeric bounds; ``length``: character-count bounds.
-    min: float | None = None
-    max: float | None = None
+    #: ``range``/``decimal_range``: numeric bounds; ``length``: character-count bounds. An
+    #: integer stays one (``min: 3`` prints as ``3``).
+    min: int | float | None = None
+    max: int | float | None = None
     min_exclusive: bool = False
     max_exclusive: bool = False
     values: list[str] | None = None
@@ -177,38 +179,106 @@ def _rule_hint(data: object, loc: tuple) -> str:
         return ""
 
 
+def parse_ruleset(text: str, label: str) -> Ruleset:
+    """Check one ruleset's text (JSON when ``label`` ends in ``.json``, else YAML);
+    :class:`RulesetError` names ``label``, the rule and the parameter."""
+    data: object = None
+    try:
+        data = json.loads(text) if label.endswith(".json") else yaml.load(text, Loader=_YamlLoader)
+        return Ruleset.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RulesetError(f"ruleset file {label}: {error_location(data, tuple(first['loc']))}: {first['msg']}") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        kind = "JSON" if label.endswith(".json") else "YAML"
+        raise RulesetError(f"ruleset file {label}: not valid {kind} ({exc})") from None
+
+
+def error_location(data: object, loc: tuple) -> str:
+    """``rule #3 (field 'price'): max`` for a pydantic error location (the top-level path
+    when it points at no rule)."""
+    hint = _rule_hint(data, loc)
+    param = str(loc[-1]) if loc else "?"
+    return f"{hint}: {param}" if hint else ".".join(str(p) for p in loc) or "top level"
+
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: ~10x faster
+
+
 def read_ruleset_file(path: Path) -> Ruleset:
     """Load and check one ruleset file; :class:`RulesetError` names file, rule and parameter."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        return Ruleset.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        hint = _rule_hint(data, loc)
-        param = str(loc[-1]) if loc else "?"
-        where = f"{hint}: {param}" if hint else ".".join(str(p) for p in loc) or "top level"
-        raise RulesetError(f"ruleset file {path.name}: {where}: {first['msg']}") from None
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise RulesetError(f"ruleset file {path.name}: not valid {path.suffix[1:].upper()} ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesetError(f"ruleset file {path.name}: cannot be read ({type(exc).__name__})") from None
+    return parse_ruleset(text, path.name)
 
 
 def _version_key(version: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.split("."))
 
 
-@cache
-def _all(directory: Path = RULESETS_DIR) -> dict[str, Ruleset]:
-    found: dict[str, Ruleset] = {}
-    for path in sorted(p for p in directory.iterdir() if p.suffix in RULESET_SUFFIXES):
+SHIPPED = "shipped"
+
+
+@dataclass(frozen=True)
+class RulesetFile:
+    """A ruleset file from outside the package: where it was found and its text."""
+
+    origin: str  # a path or an s3:// URI, shown by ``rules list`` and in errors
+    text: str
+
+    @property
+    def label(self) -> str:
+        return self.origin.rstrip("/").rsplit("/", 1)[-1]
+
+
+_extra: list[RulesetFile] = []
+_loaded: dict[str, tuple[Ruleset, str]] | None = None
+
+
+def use_extra_rulesets(files: Iterable[RulesetFile]) -> None:
+    """Rulesets a team keeps outside the package (``JOBS_PIPELINE_RULESETS_DIR``), found beside
+    the shipped ones from now on. Checked now: a bad file raises :class:`RulesetError`."""
+    global _loaded
+    _extra[:] = list(files)
+    _loaded = None
+    _registry()
+
+
+def _registry() -> dict[str, tuple[Ruleset, str]]:
+    """Every ruleset by ``name@version`` with its origin (``shipped``, or its file's location)."""
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    found: dict[str, tuple[Ruleset, str]] = {}
+    for path in sorted(p for p in RULESETS_DIR.iterdir() if p.suffix in RULESET_SUFFIXES):
         rs = read_ruleset_file(path)
         if rs.ref in found:
             raise RulesetError(f"ruleset file {path.name}: {rs.ref} is defined twice")
-        found[rs.ref] = rs
+        found[rs.ref] = (rs, SHIPPED)
+    for file in _extra:
+        rs = parse_ruleset(file.text, file.origin)
+        if rs.ref in found:
+            known, origin = found[rs.ref]
+            if origin != SHIPPED:
+                raise RulesetError(f"ruleset file {file.origin}: {rs.ref} is defined twice (also in {origin})")
+            if known != rs:
+                raise RulesetError(f"ruleset file {file.origin}: claims the shipped {rs.ref} with different rules; "
+                                   "give it a new version")
+            continue  # the same content as the shipped one: nothing new
+        found[rs.ref] = (rs, file.origin)
+    _loaded = found
     return found
+
+
+def _all() -> dict[str, Ruleset]:
+    return {ref: rs for ref, (rs, _) in _registry().items()}
+
+
+def list_rulesets() -> list[tuple[Ruleset, str]]:
+    """Every ruleset and its origin, by name then version."""
+    return sorted(_registry().values(), key=lambda item: (item[0].name, _version_key(item[0].version)))
 
 
 def _latest(rulesets: list[Ruleset]) -> Ruleset | None:
