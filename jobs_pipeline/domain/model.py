@@ -24,12 +24,15 @@ class Tier(StrEnum):
 
 
 def normalise_segment(value: object) -> str:
-    """Trimmed, lower-case key segment; ``unknown`` when missing; no ``:`` or spaces allowed."""
+    """Trimmed, lower-case key segment; ``unknown`` when missing; no ``:`` or spaces allowed, and
+    never dots alone (``.``, ``..`` would be path steps in a landing or quarantine path)."""
     text = "" if value is None else str(value).strip().lower()
     if not text:
         return UNKNOWN
     if not _SEGMENT.match(text):
         raise ValueError(f"{value!r} is not a valid key segment (letters, digits, '_', '-', '.')")
+    if not text.strip("."):
+        raise ValueError(f"{value!r} is not a valid key segment (dots alone are not a name)")
     return text
 
 

@@ -19,6 +19,14 @@ def test_segments_with_separators_are_refused(bad):
         JobContext(marketplace=bad)
 
 
+@pytest.mark.parametrize("field", ["marketplace", "category", "region"])
+@pytest.mark.parametrize("dots", [".", "..", "...", " .. "])
+def test_dot_only_segments_are_refused(field, dots):
+    with pytest.raises(ValidationError, match="dots"):
+        JobContext(**{"marketplace": "amazon", field: dots})
+    assert JobContext(marketplace="a.b", category=".x", region="x.").partition_key == "a.b:.x:X."
+
+
 def test_context_never_has_an_empty_segment():
     ctx = JobContext(marketplace="shopee", category="  ", region=None)
     assert ctx.partition_key == "shopee:unknown:unknown"
