@@ -103,5 +103,11 @@ class ValidationJob(BaseModel):
 
     @classmethod
     def from_message(cls, body: dict[str, Any]) -> "ValidationJob":
+        """The job a queue message carries. Its ``job_id`` must be there (a UUID): a made-up
+        id would count a redelivered message as a second job (``ValueError`` otherwise)."""
+        if not isinstance(body, dict):
+            raise TypeError("the message is not a JSON object")
+        if body.get("job_id") in (None, ""):
+            raise ValueError("the message has no job_id")
         data = {k: v for k, v in body.items() if k != "schema_version"}
         return cls.model_validate(data)
