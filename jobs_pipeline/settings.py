@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     jobs_pipeline_landing_uri: str | None = Field(None, description="Landing area: a folder or s3://bucket/prefix.")
     jobs_pipeline_lake_uri: str | None = Field(None, description="Event lake: a folder or s3://bucket/prefix.")
     jobs_pipeline_reports_uri: str | None = Field(None, description="Error reports: a folder or s3://bucket/prefix.")
+    jobs_pipeline_rulesets_dir: str | None = Field(
+        None, description="Team-owned rulesets found beside the shipped ones: a folder or s3://bucket/prefix.")
     aws_endpoint_url: str | None = Field(None, description="Endpoint for every AWS client (local S3/SQS server).")
 
     progress_every_records: int = Field(100_000, gt=0)
@@ -127,6 +129,7 @@ class Settings(BaseSettings):
     feed_max_compression_ratio: float = Field(100.0, gt=1)
     feed_batch_rows: int = Field(50_000, gt=0)
     feed_csv_chunk_bytes: int = Field(4 << 20, ge=64 << 10)
+    feed_max_line_bytes: int = Field(16 << 20, ge=1 << 20, description="Longest line or quoted field of a feed.")
 
     # Retries of transient/throttled failures (jobs_pipeline.domain.retry, docs/retries.md).
     retry_max_attempts: int = Field(3, ge=1, description="Attempts per job, the first included.")
@@ -169,7 +172,8 @@ class Settings(BaseSettings):
         _check_known("queue_rollout_backend", value, "queue backend")
         return value
 
-    @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri", "jobs_pipeline_reports_uri")
+    @field_validator("jobs_pipeline_landing_uri", "jobs_pipeline_lake_uri", "jobs_pipeline_reports_uri",
+                     "jobs_pipeline_rulesets_dir")
     @classmethod
     def _location(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

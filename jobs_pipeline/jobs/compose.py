@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 
 from jobs_pipeline.domain.retry import ExponentialRetryPolicy, RetryPolicy
 from jobs_pipeline.jobs.reports import ReportStore, build_report_store
+from jobs_pipeline.jobs.ruleset_files import install_ruleset_files
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.publisher import QueuePublisher
 from jobs_pipeline.queue.queue_factory import build_publisher
@@ -19,7 +20,7 @@ from jobs_pipeline.telemetry.config import check_telemetry_settings
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.telemetry.registry import TELEMETRY_SINKS
-from jobs_pipeline.validation.sources import limits_from_settings
+from jobs_pipeline.validation.sources import limits_from_settings, sweep_temp_feeds
 
 #: The settings fields whose values must be registered names.
 KNOWN_NAMES: Mapping[str, Collection[str]] = {
@@ -49,6 +50,12 @@ def report_store_from_settings(settings: Settings) -> ReportStore:
                               region=settings.aws_region_name)
 
 
+def install_rulesets(settings: Settings) -> None:
+    """Make ``JOBS_PIPELINE_RULESETS_DIR``'s rulesets loadable beside the shipped ones (unset: none)."""
+    install_ruleset_files(settings.jobs_pipeline_rulesets_dir, endpoint_url=settings.aws_endpoint_url,
+                          region=settings.aws_region_name)
+
+
 _FROM_SETTINGS = object()
 
 
@@ -59,7 +66,10 @@ def build_service(settings: Settings, *, publisher: QueuePublisher | None = None
     """A :class:`JobService` from settings: the ``QUEUE_BACKEND`` publisher, the ``TELEMETRY_SINKS``
     emitter (CloudEvents source ``component``), the ``RETRY_*`` policy, the reports location and
     the ``FEED_*`` limits. ``publisher``, ``emitter``, ``retry_policy`` and ``report_store``
-    (``None``: no report) replace what settings would build."""
+    (``None``: no report) replace what settings would build. Temporary feed files a killed
+    run left behind (older than the longest job, ``CELERY_VISIBILITY_TIMEOUT_S``) are swept."""
+    sweep_temp_feeds(older_than_s=settings.celery_visibility_timeout_s)
+    install_rulesets(settings)
     if publisher is None:
         publisher = build_publisher(settings)
     if emitter is None:

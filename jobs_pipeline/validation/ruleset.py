@@ -198,6 +198,8 @@ def error_location(data: object, loc: tuple) -> str:
     """``rule #3 (field 'price'): max`` for a pydantic error location (the top-level path
     when it points at no rule)."""
     hint = _rule_hint(data, loc)
+    if hint and isinstance(loc[-1], int):  # the rule as a whole (a check across its parameters)
+        return hint
     param = str(loc[-1]) if loc else "?"
     return f"{hint}: {param}" if hint else ".".join(str(p) for p in loc) or "top level"
 
@@ -241,9 +243,16 @@ def use_extra_rulesets(files: Iterable[RulesetFile]) -> None:
     """Rulesets a team keeps outside the package (``JOBS_PIPELINE_RULESETS_DIR``), found beside
     the shipped ones from now on. Checked now: a bad file raises :class:`RulesetError`."""
     global _loaded
-    _extra[:] = list(files)
+    files = list(files)
+    if files == _extra and _loaded is not None:
+        return
+    _extra[:] = files
     _loaded = None
-    _registry()
+    try:
+        _registry()
+    except RulesetError:
+        _extra.clear()  # the shipped rulesets stay usable; the caller reports the bad file
+        raise
 
 
 def _registry() -> dict[str, tuple[Ruleset, str]]:
