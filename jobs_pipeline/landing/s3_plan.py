@@ -1,16 +1,15 @@
-"""One sensor tick over an S3 landing window: :func:`jobs_pipeline.landing.plan.plan_tick` plus
+"""One sensor tick over an S3 landing window: :func:`jobs_pipeline.landing.plan.triage` plus
 what S3 needs, a paging marker (``after``, back to the top once the end is reached) and a bounded
 set of recently seen object-version digests (``max_seen``; the ``run_key`` is the same digest, so
 Dagster still deduplicates an evicted one). Why no ``since_last_modified``: docs/deployment.md.
 """
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobs_pipeline.landing.files import LandedFile
-from jobs_pipeline.landing.plan import CURSOR_VERSION, Launch, parse_cursor, plan_tick
+from jobs_pipeline.landing.plan import Launch, triage
 
 S3_CURSOR_VERSION = 1
 
@@ -47,14 +46,12 @@ def plan_s3_tick(
     """Plan one tick over the listed window ``files`` (in key order)."""
     state = parse_s3_cursor(cursor)
     seen: dict[str, None] = dict.fromkeys(state["seen"])
-    window = {f.digest for f in files}
-    inner = json.dumps({"v": CURSOR_VERSION, "done": sorted(window & seen.keys()), "pending": {}})
-    local = plan_tick(files, inner, tier=tier, max_files=max_files, settle_seconds=0.0, now=math.inf)
-    handled = set(parse_cursor(local.cursor)["done"])
-    deferred_paths = set(parse_cursor(local.cursor)["pending"])
+    # an object listed is complete (S3 shows it once fully uploaded): every candidate is settled
+    local = triage([f for f in files if f.digest not in seen], tier=tier, max_files=max_files,
+                   settled=lambda _f: True)
+    handled = {f.digest for f in files if f.digest in seen} | {f.digest for f in local.handled}
 
-    plan = S3TickPlan(launches=local.launches, unusable=local.unusable)
-    plan.deferred = [f for f in files if f.relpath in deferred_paths]
+    plan = S3TickPlan(launches=local.launches, unusable=local.unusable, deferred=local.deferred)
     if plan.deferred:  # resume just before the first object the cap held back
         index = files.index(plan.deferred[0])
         plan.after = files[index - 1].relpath if index else state["after"]

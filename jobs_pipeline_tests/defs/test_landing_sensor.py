@@ -122,6 +122,67 @@ def test_bad_paths_are_reported_not_fatal(settings, instance):
     assert tick(settings, instance, cursor=result.cursor).run_requests == []  # reported once
 
 
+def test_an_undecodable_name_is_reported_once_escaped_and_the_others_launch(settings, instance, capfd):
+    """A Latin-1 name from an SMB/SFTP upload: bytes that are not UTF-8 (a str with surrogate
+    escapes in Python) once made every tick raise UnicodeEncodeError."""
+    put(settings.landing_dir, "amazon/toys/US/good.csv")
+    folder = os.fsencode(settings.landing_dir / "amazon" / "toys" / "US")
+    fd = os.open(folder + b"/feed-\xe9t\xe9.csv", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"id,title\n1,x\n")
+    os.close(fd)
+    os.utime(folder + b"/feed-\xe9t\xe9.csv", (OLD, OLD))
+    capfd.readouterr()
+    first = tick(settings, instance)
+    assert [Path(r.run_config["ops"]["describe_feed"]["config"]["path"]).name for r in first.run_requests] == [
+        "good.csv"]
+    err = capfd.readouterr().err
+    assert err.count("feed-\\xe9t\\xe9.csv") == 1 and "not valid UTF-8" in err
+    again = tick(settings, instance, cursor=first.cursor)
+    assert again.run_requests == [] and "feed-" not in capfd.readouterr().err  # reported once
+    json.loads(again.cursor)
+    assert os.path.exists(folder + b"/feed-\xe9t\xe9.csv")  # skipped: left in place for the seller
+
+
+@pytest.mark.parametrize("segment", [".", "..", "..."])
+def test_dot_only_segments_are_unusable_paths(segment):
+    for relpath in [f"{segment}/toys/US/f.csv", f"amazon/{segment}/US/f.csv", f"amazon/toys/{segment}/f.csv"]:
+        with pytest.raises(ValueError, match="dots alone"):
+            context_from_relpath(relpath)
+    with pytest.raises(ValueError, match="empty folder name"):
+        context_from_relpath("amazon//US/feed.csv")  # an empty step is refused, never collapsed
+
+
+def test_a_symlink_is_never_followed_and_reported_once(settings, instance, tmp_path, capfd):
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("id,title\n1,the secret\n")
+    os.utime(secret, (OLD, OLD))
+    outside_dir = tmp_path / "elsewhere_dir" / "US"
+    outside_dir.mkdir(parents=True)
+    put(outside_dir.parent, "US/feed.csv")
+    put(settings.landing_dir, "amazon/toys/US/good.csv")
+    (settings.landing_dir / "amazon/toys/US/linked.csv").symlink_to(secret)
+    (settings.landing_dir / "amazon/toys/DE").symlink_to(outside_dir, target_is_directory=True)
+    capfd.readouterr()
+    first = tick(settings, instance)
+    paths = [r.run_config["ops"]["describe_feed"]["config"]["path"] for r in first.run_requests]
+    assert [Path(p).name for p in paths] == ["good.csv"]
+    err = capfd.readouterr().err
+    assert err.count("amazon/toys/US/linked.csv: a symbolic link") == 1
+    assert err.count("amazon/toys/DE: a symbolic link") == 1
+    assert tick(settings, instance, cursor=first.cursor).run_requests == []
+    assert "symbolic link" not in capfd.readouterr().err  # once, not every tick
+    assert secret.exists() and (outside_dir / "feed.csv").exists()
+
+
+def test_a_fifo_is_never_opened(settings, instance):
+    put(settings.landing_dir, "amazon/toys/US/good.csv")
+    os.mkfifo(settings.landing_dir / "amazon/toys/US/pipe.csv")
+    plan = plan_tick(list(scan_landing(settings.landing_dir)), None, settle_seconds=0)
+    assert [l.file.relpath for l in plan.launches] == ["amazon/toys/US/good.csv"]
+    assert [reason for _, reason in plan.unusable] == ["amazon/toys/US/pipe.csv: not a regular file"]
+
+
 def test_missing_landing_folder_is_not_an_error(settings, instance):
     result = tick(settings, instance)
     assert result.run_requests == [] and result.cursor is not None

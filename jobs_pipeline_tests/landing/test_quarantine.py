@@ -39,6 +39,37 @@ def test_quarantine_file_moves_and_never_overwrites(tmp_path: Path) -> None:
     assert quarantine_file(outside, landing, q, "r") is None and outside.exists()
 
 
+def test_quarantine_moves_only_the_landed_path_never_a_link_target(tmp_path: Path) -> None:
+    landing, q = tmp_path / "landing", tmp_path / "q"
+    folder = landing / "amazon" / "toys" / "US"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("not the seller's")
+    inside = folder / "real.csv"
+    inside.write_text("landed")
+    for name, target in [("out.csv", elsewhere), ("in.csv", inside)]:
+        link = folder / name
+        link.symlink_to(target)
+        assert quarantine_file(link, landing, q, "unusable") is None
+        assert link.is_symlink() and target.read_text() in {"not the seller's", "landed"}
+    assert elsewhere.exists() and inside.exists() and not q.exists()
+    (landing / "amazon" / "games").symlink_to(tmp_path, target_is_directory=True)  # a linked folder
+    assert quarantine_file(landing / "amazon" / "games" / "elsewhere.csv", landing, q, "r") is None
+    assert elsewhere.exists()
+    moved = quarantine_file(inside, landing, q, "unusable")
+    assert moved == (q / "amazon/toys/US/real.csv").resolve() and moved.read_text() == "landed"
+
+
+def test_quarantine_under_a_linked_landing_folder(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "landing"
+    (real / "amazon/toys/US").mkdir(parents=True)
+    (real / "amazon/toys/US/feed.csv").write_text("x")
+    alias = tmp_path / "landing"
+    alias.symlink_to(real, target_is_directory=True)  # the configured folder may itself be a link
+    moved = quarantine_file(alias / "amazon/toys/US/feed.csv", alias, tmp_path / "q", "unusable")
+    assert moved is not None and moved.read_text() == "x" and not (real / "amazon/toys/US/feed.csv").exists()
+
+
 def test_sensor_run_quarantines_unusable_file_and_carries_on(settings, instance) -> None:
     landing = settings.landing_dir
     good = write_sample(landing, SampleFeed("amazon", "toys", "US", 50, 10))

@@ -2,8 +2,11 @@
 
 Thin wrapper over :func:`jobs_pipeline.landing.plan.plan_tick`; the ``run_key`` is the file
 version's digest (path + size + mtime), so Dagster itself also refuses a duplicate.
-A bad path or an unreadable folder is logged; the sensor never raises on one file.
+A bad path (wrong depth, bad or undecodable name, a link) is logged once, escaped, and skipped;
+an unreadable folder is logged; the sensor never raises on one file.
 """
+
+import time
 
 import dagster as dg
 
@@ -33,13 +36,14 @@ def run_request_for(launch: Launch) -> dg.RunRequest:
 @dg.sensor(job=validate_feed, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Launch validate_feed for each new or changed file under the landing folder.")
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
+    started = time.time()  # before listing: a file created during the scan is newer than this
     try:
         files = list(scan_landing(landing.landing_dir))
     except OSError as exc:  # the folder itself is unreadable: report and keep the cursor
         context.log.error(f"cannot list {landing.landing_dir}: {type(exc).__name__}: {exc}")
         return dg.SensorResult(skip_reason=f"landing folder unreadable: {type(exc).__name__}", cursor=context.cursor)
     plan = plan_tick(files, context.cursor, tier=landing.tier, max_files=landing.max_files_per_tick,
-                     settle_seconds=landing.settle_seconds)
+                     settle_seconds=landing.settle_seconds, now=started)
     for f, reason in plan.unusable:
         context.log.warning(f"unusable landing path skipped: {reason}")
     if plan.waiting:
