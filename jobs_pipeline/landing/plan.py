@@ -84,12 +84,13 @@ def plan_tick(
     max_files: int = 20,
     settle_seconds: float = 30.0,
     now: float | None = None,
+    margin_s: float = MARGIN_S,
 ) -> TickPlan:
     """Decide which files to launch now, oldest change first. A file is ready when its size and
     mtime are the same as at the previous tick, or it has not been modified for ``settle_seconds``.
 
     Every version changed at or before ``mark``, in a folder already seen, was handled: ``mark``
-    only advances past a file once it is handled, and stays ``MARGIN_S`` behind ``now`` (take
+    only advances past a file once it is handled, and stays ``margin_s`` behind ``now`` (take
     ``now`` before listing). A copy cannot keep an old change time (``cp -p`` and ``rsync -t`` keep
     the mtime only), and a folder moved in whole is new (folders are known by name and inode), so
     its old files are tracked by digest until they are handled."""
@@ -107,7 +108,7 @@ def plan_tick(
                   settled=lambda f: f.digest in observed or (now - f.mtime_ns / 1e9) >= settle_seconds)
     done |= {f.digest for f in plan.handled}
 
-    new_mark, blocked = int((now - MARGIN_S) * 1e9), set()
+    new_mark, blocked = int((now - margin_s) * 1e9), set()
     for f in plan.waiting + plan.deferred:
         if f.changed_ns <= mark:  # an old file in a folder not seen before: keep the folder new
             blocked.add(f.folder)
