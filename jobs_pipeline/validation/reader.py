@@ -7,6 +7,7 @@ scanned lazily; JSON arrays and XLSX have no streaming reader and are bounded by
 
 import csv
 import io
+import json
 import os
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ from jobs_pipeline.validation.ruleset import normalise_name
 from jobs_pipeline.validation.sources import HEAD, PlainFeed
 
 DELIMITERS = ",;\t|"
+#: A column name longer than this is refused before it is normalised (a "header" that is not one).
+MAX_NAME_CHARS = 1024
+#: The csv module's field limit (128 KiB by default) lifted: the lines were bounded by
+#: ``FEED_MAX_LINE_BYTES`` before any reader ran (:class:`.sources.TextScan`).
+CSV_FIELD_LIMIT = (1 << 31) - 1
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,82 @@ def _scan(feed: PlainFeed, label: str) -> tuple[pl.LazyFrame, str]:
         return pl.scan_ndjson(feed.path, schema={n: pl.String for n in names}), fmt
     if fmt == "json":
         return pl.read_json(feed.path, infer_schema_length=None).lazy(), fmt
-    with feed.path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        head = fh.read(HEAD)
-    sep = "\t" if fmt == "tsv" else sniff_delimiter(head)
+    sep = delimiter_of(feed)
     fmt = "tsv" if sep == "\t" else "csv"
-    return pl.scan_csv(feed.path, separator=sep, infer_schema=False, encoding="utf8", quote_char='"'), fmt
+    return pl.scan_csv(feed.path, separator=sep, infer_schema=False, encoding="utf8", quote_char='"',
+                       eol_char=feed.eol), fmt
+
+
+def delimiter_of(feed: PlainFeed) -> str:
+    """The separator of a CSV/TSV feed (``\\t`` for ``.tsv``, else sniffed from the head)."""
+    if feed.feed_format == "tsv":
+        return "\t"
+    with feed.path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        return sniff_delimiter(fh.read(HEAD))
+
+
+def csv_rows(fh: io.TextIOBase, delimiter: str):  # noqa: ANN201 - a csv reader
+    """``csv.reader`` with the field limit lifted (see ``CSV_FIELD_LIMIT``)."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    return csv.reader(fh, delimiter=delimiter)
+
+
+def _first_json_object(text: str) -> list[tuple[str, object]] | None:
+    """The first record of a JSON array or JSON Lines text, keys kept in order and repeats kept
+    (``None`` when it does not parse: the reader then says why)."""
+    text = text.lstrip("\ufeff \t\r\n")
+    start = 1 if text.startswith("[") else 0
+    try:
+        pairs, _ = json.JSONDecoder(object_pairs_hook=lambda p: p).raw_decode(text[start:].lstrip())
+    except ValueError:
+        return None
+    is_object = isinstance(pairs, list) and all(isinstance(p, tuple) for p in pairs)  # an array gives a list of values
+    return pairs if is_object else None
+
+
+def file_columns(feed: PlainFeed, fmt: str, label: str) -> list[str] | None:
+    """The column names as the file writes them, repeats included (polars renames or drops a
+    repeated name): the CSV header, the first JSON record's keys, the Parquet schema. ``None``
+    when they cannot be read here (the reader then fails and says why)."""
+    if fmt in ("csv", "tsv", "xlsx"):
+        path = feed.path if fmt != "xlsx" else feed.workdir / "sheet.csv"
+        sep = "," if fmt == "xlsx" else delimiter_of(feed)
+        with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            try:
+                return next(csv_rows(fh, sep), None)
+            except csv.Error as exc:
+                raise FeedStructureError(f"{label}: the header cannot be read ({exc})") from None
+    if fmt in ("json", "jsonl"):
+        with feed.path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+            text = fh.read(HEAD)
+            pairs = _first_json_object(text)
+            if pairs is None and len(text) == HEAD:  # a first record longer than the head (bounded by the line limit)
+                pairs = _first_json_object(text + (fh.readline() if fmt == "jsonl" else fh.read()))
+        return None if pairs is None else [k for k, _ in pairs]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_schema(feed.path).names
+        except Exception:  # noqa: BLE001 - not Parquet after all: polars says why
+            return None
+    return None
+
+
+def check_names(names: list[str], label: str) -> None:
+    """Refuse a name too long to be one, and names that repeat exactly or once normalised."""
+    for i, name in enumerate(names):
+        if len(name) > MAX_NAME_CHARS:
+            raise FeedStructureError(f"{label}: column {i + 1}'s name is {len(name):,} characters long "
+                                     f"(over {MAX_NAME_CHARS:,}): is the first line a header?")
+    normal = [normalise_name(c) or f"column_{i + 1}" for i, c in enumerate(names)]
+    seen: dict[str, int] = {}
+    for n in normal:
+        seen[n] = seen.get(n, 0) + 1
+    dupes = sorted({names[i] for i, n in enumerate(normal) if seen[n] > 1})
+    if dupes:
+        raise FeedStructureError(f"{label}: duplicate column names: {', '.join(map(repr, dupes))}")
 
 
 def open_table(feed: PlainFeed) -> FeedTable:
@@ -113,12 +190,12 @@ def open_table(feed: PlainFeed) -> FeedTable:
         frame, fmt = _scan(feed, label)
         schema = frame.collect_schema()
     except pl.exceptions.PolarsError as exc:
+        check_names(file_columns(feed, feed.feed_format, label) or [], label)  # a repeated Parquet name
         raise FeedFormatError(f"{label}: cannot be read as {feed.feed_format} ({type(exc).__name__})") from None
     raw = schema.names()
+    check_names(file_columns(feed, feed.feed_format, label) or raw, label)
+    check_names(raw, label)
     names = [normalise_name(c) or f"column_{i + 1}" for i, c in enumerate(raw)]
-    if len(set(names)) != len(names):
-        dupes = sorted({raw[i] for i, n in enumerate(names) if names.count(n) > 1})
-        raise FeedStructureError(f"{label}: duplicate column names: {', '.join(map(repr, dupes))}")
     if fmt in ("csv", "tsv") and len(names) == 1:
         raise FeedStructureError(
             f"{label}: only one column found; the delimiter must be one of , ; tab |")
@@ -147,11 +224,16 @@ def limit_csv_chunks(chunk_bytes: int) -> None:
 
 def first_ragged_row(path: Path, delimiter: str, width: int) -> tuple[int, int] | None:
     """(record number, field count) of the first record whose width differs from the
-    header's; only called after the fast reader failed, to explain why."""
+    header's; only called after the fast reader failed, to explain why. Raises ``csv.Error``
+    on text the csv module cannot parse."""
     with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
+        reader = csv_rows(fh, delimiter)
         next(reader, None)
-        for i, row in enumerate(reader, start=1):
-            if row and len(row) != width:
-                return i, len(row)
+        record = 0
+        for row in reader:
+            if not any(row):  # a blank line (or only delimiters) is not a record
+                continue
+            record += 1
+            if len(row) != width:
+                return record, len(row)
     return None

@@ -6,8 +6,10 @@ one-line reason (docs/validation.md, "Any real-world file").
 
 import codecs
 import gzip
+import os
 import shutil
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError
 from jobs_pipeline.domain.errors import (
-    DecompressionBombError, FeedArchiveError, FeedEncodingError, FeedTooLargeError,
+    DecompressionBombError, FeedArchiveError, FeedEncodingError, FeedStructureError, FeedTooLargeError,
 )
 
 CHUNK = 1 << 20
@@ -44,6 +46,9 @@ class ReadLimits:
     batch_rows: int = 50_000
     #: Bytes of CSV text polars reads at a time (see :func:`.reader.limit_csv_chunks`).
     csv_chunk_bytes: int = 4 << 20
+    #: The longest line (or quoted field, or JSON array: read whole) a feed may hold: a
+    #: reader keeps a record whole in memory, several times over.
+    max_line_bytes: int = 16 << 20
 
 
 @dataclass
@@ -60,10 +65,75 @@ class PlainFeed:
     temp_files: list[Path] = field(default_factory=list)
     #: Scratch folder for derived files (removed with the feed by :func:`plain_feed`).
     workdir: Path | None = None
+    #: The record separator of a text feed: ``"\r"`` for CR-only files (Excel "CSV (Macintosh)").
+    eol: str = "\n"
 
 
-def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits, label: str) -> None:
-    """Copy a decompressing stream into ``dst_path``, refusing bombs as the bytes come."""
+class TextScan:
+    """What one pass over a text feed's bytes learns, a chunk at a time and at C speed (no
+    Python per line): a NUL byte anywhere is refused at once; the longest line (ended by LF,
+    or by CR for a CR-only file) and the longest stretch inside a quoted field are measured
+    (lines shorter than a chunk are not looked at) and checked by :meth:`check` once the
+    format is known."""
+
+    def __init__(self, label: str, limits: ReadLimits) -> None:
+        self.label, self.limit = label, limits.max_line_bytes
+        self.size = 0
+        self.runs = {b"\n": 0, b"\r": 0}  # bytes since the last LF / CR
+        self.longest = {b"\n": 0, b"\r": 0}
+        self.in_quotes, self.quoted, self.longest_quoted = False, 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        nul = chunk.find(b"\x00")
+        if nul >= 0:
+            raise FeedFormatError(f"{self.label}: a NUL byte at offset {self.size + nul:,}: binary content, not a text feed")
+        for eol, run in self.runs.items():
+            first = chunk.find(eol)
+            if first < 0:
+                self.runs[eol] = run + len(chunk)
+            else:
+                self.longest[eol] = max(self.longest[eol], run + first)
+                self.runs[eol] = len(chunk) - chunk.rfind(eol) - 1
+        quotes = chunk.count(b'"')
+        if not quotes:
+            self.quoted += len(chunk) if self.in_quotes else 0
+        else:
+            if self.in_quotes:
+                self.longest_quoted = max(self.longest_quoted, self.quoted + chunk.find(b'"'))
+            self.in_quotes ^= bool(quotes & 1)
+            self.quoted = len(chunk) - chunk.rfind(b'"') - 1 if self.in_quotes else 0
+        self.size += len(chunk)
+        if min(self.runs.values()) > self.limit:  # over the limit whatever the line ending
+            raise self._too_long("a line")
+
+    def check(self, fmt: str, eol: str) -> None:
+        """Refuse a line (or a quoted CSV field) over ``max_line_bytes``; a JSON array is
+        read whole, so its size counts as one line."""
+        if fmt == "json" and self.size > self.limit:
+            raise self._too_long("a JSON array", " (read whole: send JSON Lines)")
+        if max(self.longest[eol.encode()], self.runs[eol.encode()]) > self.limit:
+            raise self._too_long("a line")
+        if fmt in ("csv", "tsv") and max(self.longest_quoted, self.quoted) > self.limit:
+            raise self._too_long("a quoted field")
+
+    def _too_long(self, what: str, hint: str = "") -> FeedStructureError:
+        return FeedStructureError(
+            f"{self.label}: {what} longer than the FEED_MAX_LINE_BYTES limit of {self.limit:,} bytes{hint}")
+
+
+def scan_text(path: Path, label: str, limits: ReadLimits) -> TextScan:
+    """:class:`TextScan` of a whole file (one read, in chunks)."""
+    scan = TextScan(label, limits)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            scan.feed(chunk)
+    return scan
+
+
+def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits, label: str,
+                  scan: TextScan | None = None) -> None:
+    """Copy a decompressing stream into ``dst_path``, refusing bombs as the bytes come (and
+    feeding ``scan``, so an expanded text feed needs no second read)."""
     written = 0
     with dst_path.open("wb") as out:
         while True:
@@ -81,6 +151,8 @@ def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits,
                 raise DecompressionBombError(
                     f"{label}: expands more than {limits.max_compression_ratio:g}x (decompression bomb?)")
             out.write(chunk)
+            if scan is not None:
+                scan.feed(chunk)
 
 
 def _format_of(path: Path, head: bytes, inner_name: str) -> str:
@@ -107,7 +179,7 @@ def _feed_members(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
             and not Path(i.filename).name.startswith(".")]
 
 
-def _unzip(path: Path, limits: ReadLimits, tmp: Path) -> tuple[Path, str]:
+def _unzip(path: Path, limits: ReadLimits, tmp: Path, scan: TextScan) -> tuple[Path, str]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -127,17 +199,17 @@ def _unzip(path: Path, limits: ReadLimits, tmp: Path) -> tuple[Path, str]:
         out = tmp / ("unzipped-" + Path(info.filename).name)
         try:
             with zf.open(info) as src:
-                _copy_limited(src, out, info.compress_size, limits, path.name)
+                _copy_limited(src, out, info.compress_size, limits, path.name, scan)
         except (RuntimeError, NotImplementedError) as exc:  # encrypted or unsupported method
             raise FeedArchiveError(f"{path.name}: cannot open {info.filename} ({type(exc).__name__})") from None
         return out, Path(info.filename).name
 
 
-def _gunzip(path: Path, limits: ReadLimits, tmp: Path) -> tuple[Path, str]:
+def _gunzip(path: Path, limits: ReadLimits, tmp: Path, scan: TextScan) -> tuple[Path, str]:
     inner = path.name[:-3] if path.name.lower().endswith(".gz") else path.stem
     out = tmp / ("gunzipped-" + inner)
     with gzip.open(path, "rb") as src:
-        _copy_limited(src, out, path.stat().st_size, limits, path.name)
+        _copy_limited(src, out, path.stat().st_size, limits, path.name, scan)
     return out, inner
 
 
@@ -203,18 +275,49 @@ def transcode_to_utf8(feed: PlainFeed, encoding: str, tmp: Path) -> PlainFeed:
     return replace(feed, path=out, encoding=encoding, temp_files=[*feed.temp_files, out])
 
 
+#: Where every feed's temporary files go: one ``feed-*`` folder per feed being read, removed
+#: when done; :func:`sweep_temp_feeds` removes what a killed process left behind.
+TEMP_ROOT = Path(tempfile.gettempdir()) / "jobs_pipeline-feeds"
+TEMP_PREFIX = "feed-"
+
+
+def sweep_temp_feeds(older_than_s: float, root: Path | None = None) -> int:
+    """Remove the temporary feed folders untouched for ``older_than_s`` seconds (longer than
+    the longest job: no live job still uses them). Returns how many were removed."""
+    root = TEMP_ROOT if root is None else root
+    cutoff = time.time() - older_than_s
+    removed = 0
+    try:
+        entries = list(root.iterdir())
+    except OSError:  # no folder yet: nothing to sweep
+        return 0
+    for entry in entries:
+        try:
+            if entry.name.startswith(TEMP_PREFIX) and entry.lstat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+                removed += 1
+        except OSError:  # another process swept it first, or it is not ours to remove
+            continue
+    return removed
+
+
 @contextmanager
 def plain_feed(path: Path | str, limits: ReadLimits = ReadLimits()) -> Iterator[PlainFeed]:
     """Expand, sniff and (if needed) transcode ``path``; temporary files go when done."""
     path = Path(path)
     if not path.is_file():
         raise FeedNotFoundError(f"feed not found: {path}")
-    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+    except PermissionError as exc:
+        raise FeedFormatError(f"{path.name}: cannot be read ({exc.strerror or 'permission denied'})") from None
     if size == 0:
         raise FeedFormatError(f"{path.name}: the file is empty")
     if size > limits.max_file_bytes:
         raise FeedTooLargeError(f"{path.name}: {size:,} bytes is over the {limits.max_file_bytes:,}-byte limit")
-    tmp = Path(tempfile.mkdtemp(prefix="feed-"))
+    TEMP_ROOT.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=TEMP_ROOT))
     try:
         feed = _prepare(path, size, limits, tmp)
         feed.workdir = tmp
@@ -223,15 +326,21 @@ def plain_feed(path: Path | str, limits: ReadLimits = ReadLimits()) -> Iterator[
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _eol(head: bytes) -> str:
+    """``"\\r"`` for a CR-only text (old Mac / Excel "CSV (Macintosh)"), else ``"\\n"``."""
+    return "\r" if b"\r" in head and b"\n" not in head else "\n"
+
+
 def _prepare(path: Path, size: int, limits: ReadLimits, tmp: Path) -> PlainFeed:
     with path.open("rb") as fh:
         magic = fh.read(8)
     current, inner_name, compression = path, path.name, None
+    scan = TextScan(path.name, limits)
     if magic.startswith(GZIP_MAGIC):
-        current, inner_name = _gunzip(path, limits, tmp)
+        current, inner_name = _gunzip(path, limits, tmp, scan)
         compression = "gzip"
     elif magic.startswith(ZIP_MAGICS):
-        current, inner_name = _unzip(path, limits, tmp)
+        current, inner_name = _unzip(path, limits, tmp, scan)
         if inner_name != "xlsx":
             compression = "zip"
     if inner_name == "xlsx":
@@ -251,6 +360,10 @@ def _prepare(path: Path, size: int, limits: ReadLimits, tmp: Path) -> PlainFeed:
         raise FeedFormatError(f"{path.name}: binary content, not a text feed")
     encoding = _encoding_of(head, path.name, at_eof=len(head) < HEAD)
     feed.encoding = encoding
+    feed.eol = _eol(head)
+    if compression is None:  # an expanded feed was scanned as it was written
+        scan = scan_text(current, path.name, limits)
+    scan.check(fmt, feed.eol)
     if encoding in ("cp1252", "latin-1"):
         feed = transcode_to_utf8(feed, encoding, tmp)
     return feed
@@ -262,4 +375,5 @@ def limits_from_settings(settings) -> ReadLimits:  # noqa: ANN001 - jobs_pipelin
                       max_decompressed_bytes=settings.feed_max_decompressed_bytes,
                       max_compression_ratio=settings.feed_max_compression_ratio,
                       batch_rows=settings.feed_batch_rows,
-                      csv_chunk_bytes=settings.feed_csv_chunk_bytes)
+                      csv_chunk_bytes=settings.feed_csv_chunk_bytes,
+                      max_line_bytes=settings.feed_max_line_bytes)

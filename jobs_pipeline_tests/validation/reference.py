@@ -133,10 +133,11 @@ def reference_counts(rows: list[dict[str, str | None]], ruleset: Ruleset) -> Ref
 
 
 def read_csv_rows(path: Path, ruleset: Ruleset) -> list[dict[str, str | None]]:
-    """UTF-8 CSV rows keyed by canonical field name (normalised names, then aliases)."""
+    """UTF-8 CSV rows keyed by canonical field name (normalised names, then aliases); a line
+    with no value (blank, or only delimiters) is not a record."""
     alias = {normalise_name(a): c for c, names in ruleset.aliases.items() for a in names}
     with Path(path).open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         header = [normalise_name(h) for h in next(reader)]
         keys = [h if h in ruleset.fields else alias.get(h, h) for h in header]
-        return [{k: (None if x == "" else x) for k, x in zip(keys, rec)} for rec in reader]
+        return [{k: (None if x == "" else x) for k, x in zip(keys, rec)} for rec in reader if any(rec)]

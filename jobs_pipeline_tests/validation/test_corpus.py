@@ -1,5 +1,6 @@
 """Every hand-made unusable file in ``jobs_pipeline_tests/corpus`` is refused with its own
-typed error and a one-line reason; ``jobs-pipeline validate`` prints it and exits 2."""
+typed error and a one-line reason; ``jobs-pipeline validate`` prints it and exits 2 (the
+generated hostile files: ``test_hostile.py``)."""
 
 from pathlib import Path
 
@@ -23,6 +24,9 @@ EXPECTED = {
     "ragged_rows.csv": (fe.FeedStructureError, "ragged"),
     "undecodable_bytes.csv": (fe.FeedEncodingError, "encodings"),
     "duplicate_columns.csv": (fe.FeedStructureError, "duplicate column"),
+    "duplicate_exact.csv": (fe.FeedStructureError, "duplicate column names: 'price'"),
+    "duplicate_keys.jsonl": (fe.FeedStructureError, "duplicate column names: 'price'"),
+    "duplicate_keys.json": (fe.FeedStructureError, "duplicate column names: 'price'"),
     "zip_empty.zip": (fe.FeedArchiveError, "no file"),
     "zip_many.zip": (fe.FeedArchiveError, "2 files"),
     "decompression_bomb.csv.gz": (fe.DecompressionBombError, "bomb"),
@@ -33,7 +37,7 @@ LIMITS = {"oversized.csv": ReadLimits(max_file_bytes=1000)}
 
 
 def test_every_corpus_file_is_listed() -> None:
-    assert sorted(p.name for p in CORPUS.iterdir() if not p.name.endswith(".md")) == sorted(EXPECTED)
+    assert sorted(p.name for p in CORPUS.iterdir() if p.suffix not in (".md", ".py") and p.is_file()) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -30,12 +30,13 @@ class JobServiceResource(dg.ConfigurableResource):
     reports_uri: str = ""
     aws_endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for an s3:// reports_uri
     aws_region: str | None = None
-    # FEED_* read limits (size, decompression, batch rows, CSV chunk), as the worker and the CLI apply them.
+    # FEED_* read limits (size, decompression, batch rows, CSV chunk, line), as the worker and the CLI apply them.
     feed_max_file_bytes: int = ReadLimits.max_file_bytes
     feed_max_decompressed_bytes: int = ReadLimits.max_decompressed_bytes
     feed_max_compression_ratio: float = ReadLimits.max_compression_ratio
     feed_batch_rows: int = ReadLimits.batch_rows
     feed_csv_chunk_bytes: int = ReadLimits.csv_chunk_bytes
+    feed_max_line_bytes: int = ReadLimits.max_line_bytes
 
     def to_settings(self) -> Settings:
         return as_settings(self, jobs_pipeline_reports_uri=self.reports_uri or None)
@@ -57,7 +58,8 @@ def retry_fields(settings: Settings) -> dict[str, Any]:
             "feed_max_file_bytes": settings.feed_max_file_bytes,
             "feed_max_decompressed_bytes": settings.feed_max_decompressed_bytes,
             "feed_max_compression_ratio": settings.feed_max_compression_ratio,
-            "feed_batch_rows": settings.feed_batch_rows, "feed_csv_chunk_bytes": settings.feed_csv_chunk_bytes}
+            "feed_batch_rows": settings.feed_batch_rows, "feed_csv_chunk_bytes": settings.feed_csv_chunk_bytes,
+            "feed_max_line_bytes": settings.feed_max_line_bytes}
 
 
 def report_fields(settings: Settings, *, from_env: bool) -> dict[str, Any]:
