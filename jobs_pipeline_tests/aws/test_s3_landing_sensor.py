@@ -106,3 +106,47 @@ def test_1000_objects_across_pages_each_launch_exactly_once_over_several_ticks(m
     for _ in range(4):  # a whole further sweep (300 keys a tick) finds nothing new
         assert driver.run_keys() == []
     assert len(driver.cursor) < 40_000  # the cursor stays small: 16-hex digests, no keys
+
+
+def test_odd_keys_never_stop_the_sensor_and_are_quarantined_once_logged_escaped(
+        moto_server, s3, bucket, instance, capfd):
+    odd = {
+        "landing/amazon/toys/US/a\x01b.csv": "control or invisible",
+        "landing/amazon/toys/US/feed\u202ecsv.exe": "control or invisible",  # a right-to-left override
+        "landing/amazon//US/feed.csv": "empty folder name",  # never collapsed into amazon/US
+        "landing/amazon/../US/feed.csv": "dots alone",
+        "landing/./toys/US/feed.csv": "dots alone",
+        "landing/amazon/toys/US/" + "x" * 990 + ".csv/y.csv": "expected <marketplace>",  # 1,023 bytes
+    }
+    good = ["landing/amazon/toys/US/good.csv", "landing/" + "m" * 200 + "/toys/US/long-segment.csv"]
+    for key in [*odd, *good]:
+        s3.put_object(Bucket=bucket, Key=key, Body=FEED)
+    driver = SensorDriver(instance, landing_resource(moto_server, bucket))
+    capfd.readouterr()
+    requests = driver.tick().run_requests
+    assert sorted(r.run_config["ops"]["describe_feed"]["config"]["path"] for r in requests) == sorted(
+        f"s3://{bucket}/{k}" for k in good)
+    err = capfd.readouterr().err
+    for reason in odd.values():
+        assert reason in err
+    assert "a\\x01b.csv" in err and "feed\\u202ecsv.exe" in err
+    assert "\x01" not in err and "\u202e" not in err  # one escaped line each, no raw control characters
+    copies = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]}
+    assert "quarantine/amazon/toys/US/a\x01b.csv" in copies and len(copies) == 2 * len(odd)
+    json.loads(driver.cursor)
+    assert driver.run_keys() == [] and driver.run_keys() == []  # reported once, not every tick
+    assert "unusable" not in capfd.readouterr().err
+
+
+def test_a_failed_quarantine_copy_is_logged_once_and_the_others_launch(moto_server, s3, bucket, instance, capfd):
+    """Real S3 refuses a copy whose key would pass 1,024 bytes; any failed copy is reported, not fatal."""
+    resource = landing_resource(moto_server, bucket, quarantine_uri=f"s3://{bucket}-missing/quarantine")
+    driver = SensorDriver(instance, resource)
+    s3.put_object(Bucket=bucket, Key="landing/amazon/toys/US/a\x01b.csv", Body=FEED)
+    s3.put_object(Bucket=bucket, Key=KEY, Body=FEED)
+    capfd.readouterr()
+    assert len(driver.run_keys()) == 1
+    err = capfd.readouterr().err
+    assert err.count("a\\x01b.csv: the name holds control or invisible characters") == 1
+    assert "cannot quarantine it: NoSuchBucket" in err or "cannot quarantine it: ClientError" in err
+    assert driver.run_keys() == [] and "a\\x01b.csv" not in capfd.readouterr().err

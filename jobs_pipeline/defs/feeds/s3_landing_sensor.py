@@ -3,7 +3,8 @@
 
 Same planning and run requests as the local sensor over a bounded, paginated listing; the
 ``run_key`` digests key, size, LastModified and ETag, so a re-uploaded object runs again and an
-unchanged one never does. An object at an unusable path is copied to quarantine once."""
+unchanged one never does. An object at an unusable path or with an odd key (control or invisible
+characters, an empty or dot-only step) is copied to quarantine once, and logged escaped."""
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from jobs_pipeline.defs.feeds.landing_sensor import run_request_for
 from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
 from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.settings import load_settings
+from jobs_pipeline.landing.files import shown
 from jobs_pipeline.landing.s3_plan import parse_s3_cursor, plan_s3_tick
 from jobs_pipeline.landing.s3_listing import list_window
 from jobs_pipeline.storage.s3_objects import quarantine_object
@@ -36,9 +38,10 @@ def s3_landing_tick(context: dg.SensorEvaluationContext, s3_landing: S3LandingRe
         bucket, key = split_object_uri(str(f.path))
         try:
             uri = quarantine_object(client, bucket, key, s3_landing.quarantine, f.relpath, reason, etag=f.etag)
-            context.log.warning(f"unusable landing object copied to {uri}: {reason}")
-        except Exception as exc:  # never fatal; the object stays where it is
-            context.log.error(f"cannot quarantine {f.path}: {type(exc).__name__}")
+            context.log.warning(f"unusable landing object copied to {shown(uri)}: {reason}")
+        except Exception as exc:  # never fatal (a key too long for the prefix...); the object stays
+            context.log.error(f"unusable landing object {shown(str(f.path))}: {reason}; "
+                              f"cannot quarantine it: {type(exc).__name__}")
     requests = [run_request_for(launch) for launch in plan.launches]
     context.log.info(f"listed {len(window.files)} object(s) in {window.requests} request(s); "
                      f"{len(requests)} new, {len(plan.deferred)} deferred, next after {plan.after!r}")
