@@ -5,6 +5,8 @@ Values are strings as the seller wrote them, so typing is strict (``5.0`` is not
 ``unique`` here is within one frame; across a whole file the engine decides it.
 """
 
+from functools import cache
+
 import polars as pl
 
 from jobs_pipeline.validation.ruleset import Rule
@@ -38,9 +40,11 @@ def in_range(value: pl.Expr, rule: Rule) -> pl.Expr:
     return ok
 
 
+@cache
 def _group_tables() -> tuple[pl.Series, pl.Series]:
     """Weighted digit sum mod 10 of every 5-digit group 00000-99999, weights alternating from
-    the group's rightmost digit: 1, 3, 1, ... (``even``) and 3, 1, 3, ... (``odd``).
+    the group's rightmost digit: 1, 3, 1, ... (``even``) and 3, 1, 3, ... (``odd``); built on
+    first use (a ruleset without ``gtin`` never pays for it).
 
     By recurrence in plain Python: even(q) = d + odd(q // 10) and odd(q) = 3d + even(q // 10),
     d the last digit. Not by polars: computing with polars at
@@ -50,15 +54,14 @@ def _group_tables() -> tuple[pl.Series, pl.Series]:
     for q in range(1, 1000):
         d, rest = q % 10, q // 10
         even[q], odd[q] = d + odd[rest], 3 * d + even[rest]
-    # Five digits as three then two: the two low digits weigh 1, 3 (even) or 3, 1 (odd), so
-    # the three high ones start on the same parity again (one comprehension: ~4 ms, not 50).
-    even5 = [(a + b) % 10 for a in even for b in even[:100]]
-    odd5 = [(a + b) % 10 for a in odd for b in odd[:100]]
-    return pl.Series(even5, dtype=pl.UInt8), pl.Series(odd5, dtype=pl.UInt8)
-
-
-#: Digits k=0..4 and k=10..13 of a GTIN start on an even k (weight 1); k=5..9 on an odd k (3).
-_GS1_EVEN, _GS1_ODD = _group_tables()
+    # Five digits as three then two: the two low digits weigh 1, 3 (even) or 3, 1 (odd), so the
+    # three high ones start on the same parity again, and only the high part's sum mod 10 matters:
+    # 10 rows of 100 sums, joined 1000 times (~5 ms, where digit by digit took 50).
+    tables = []
+    for low in (even, odd):
+        rows = [bytes((k + b) % 10 for b in low[:100]) for k in range(10)]
+        tables.append(pl.Series(list(b"".join(rows[a % 10] for a in low)), dtype=pl.UInt8))
+    return tables[0], tables[1]
 
 
 def _gs1_ok(n: pl.Expr) -> pl.Expr:
@@ -68,9 +71,11 @@ def _gs1_ok(n: pl.Expr) -> pl.Expr:
     100,000-entry table (measured 4.5x faster than digit-by-digit division with 4-digit
     groups, and 1.5x faster again with 5-digit ones)."""
     rest = n // 100_000
-    total = (pl.lit(_GS1_EVEN).gather(n % 100_000).cast(pl.UInt16)
-             + pl.lit(_GS1_ODD).gather(rest % 100_000).cast(pl.UInt16)
-             + pl.lit(_GS1_EVEN).gather((rest // 100_000) % 100_000).cast(pl.UInt16))  # % : a 16+ digit
+    # Digits k=0..4 and k=10..13 of a GTIN start on an even k (weight 1); k=5..9 on an odd k (3).
+    even, odd = _group_tables()
+    total = (pl.lit(even).gather(n % 100_000).cast(pl.UInt16)
+             + pl.lit(odd).gather(rest % 100_000).cast(pl.UInt16)
+             + pl.lit(even).gather((rest // 100_000) % 100_000).cast(pl.UInt16))  # % : a 16+ digit
     # value is no GTIN (its length says so) but every branch is evaluated: stay in the table.
     return (total % 10) == 0
 
