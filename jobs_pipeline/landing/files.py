@@ -103,16 +103,17 @@ def _folder_token(rel_dir: str, inodes: tuple[int, ...]) -> str:
     return hashlib.sha256(_raw(f"{rel_dir}|{':'.join(map(str, inodes))}")).hexdigest()[:16]
 
 
-def scan_landing(root: Path | str) -> Iterator[LandedFile]:
-    """Every non-temporary entry under ``root`` that is not a folder, in name order.
+def scan_landing(root: Path | str, *, unusable: bool = False) -> Iterator[LandedFile]:
+    """Every regular, non-temporary file under ``root``, in name order; links are never followed.
 
-    Regular files are feeds; a symbolic link (to a file or a folder) or a special file is yielded
-    with its ``problem`` and is never followed or opened. An entry vanishing mid-scan is skipped,
+    ``unusable=True`` (the sensor, which reports them) also yields each symbolic link (to a file
+    or a folder) and special file, with its ``problem``. An entry vanishing mid-scan is skipped,
     so is a sub-folder that cannot be listed; ``OSError`` if ``root`` itself cannot be listed."""
     root = Path(root)
     if not root.is_dir():
         return
-    yield from _scan_folder(root, "", (), top=True)
+    entries = _scan_folder(root, "", (), top=True)
+    yield from (entries if unusable else (f for f in entries if f.problem is None))
 
 
 def _scan_folder(folder: Path, rel_dir: str, inodes: tuple[int, ...], *, top: bool = False) -> Iterator[LandedFile]:

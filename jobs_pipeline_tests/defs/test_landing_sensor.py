@@ -175,12 +175,14 @@ def test_a_symlink_is_never_followed_and_reported_once(settings, instance, tmp_p
     assert secret.exists() and (outside_dir / "feed.csv").exists()
 
 
-def test_a_fifo_is_never_opened(settings, instance):
+def test_a_fifo_is_never_opened_and_feeds_only_lists_regular_files(settings, instance):
     put(settings.landing_dir, "amazon/toys/US/good.csv")
     os.mkfifo(settings.landing_dir / "amazon/toys/US/pipe.csv")
-    plan = plan_tick(list(scan_landing(settings.landing_dir)), None, settle_seconds=0)
+    (settings.landing_dir / "amazon/toys/US/link.csv").symlink_to(settings.landing_dir / "amazon/toys/US/good.csv")
+    assert [f.relpath for f in scan_landing(settings.landing_dir)] == ["amazon/toys/US/good.csv"]  # feeds only
+    plan = plan_tick(list(scan_landing(settings.landing_dir, unusable=True)), None, settle_seconds=0)
     assert [l.file.relpath for l in plan.launches] == ["amazon/toys/US/good.csv"]
-    assert [reason for _, reason in plan.unusable] == ["amazon/toys/US/pipe.csv: not a regular file"]
+    assert [reason.split(": ")[1][:16] for _, reason in plan.unusable] == ["a symbolic link;", "not a regular fi"]
 
 
 def test_missing_landing_folder_is_not_an_error(settings, instance):

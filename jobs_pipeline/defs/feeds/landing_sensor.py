@@ -38,7 +38,7 @@ def run_request_for(launch: Launch) -> dg.RunRequest:
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource) -> dg.SensorResult:
     started = time.time()  # before listing: a file created during the scan is newer than this
     try:
-        files = list(scan_landing(landing.landing_dir))
+        files = list(scan_landing(landing.landing_dir, unusable=True))
     except OSError as exc:  # the folder itself is unreadable: report and keep the cursor
         context.log.error(f"cannot list {landing.landing_dir}: {type(exc).__name__}: {exc}")
         return dg.SensorResult(skip_reason=f"landing folder unreadable: {type(exc).__name__}", cursor=context.cursor)
