@@ -1,8 +1,9 @@
 """``HTTPTelemetryEmitter``: job events to an HTTP collector (a data lake's ingest endpoint).
 
-``emit`` only queues; one background thread batches, sends (CloudEvents, gzip, an
-``Idempotency-Key``) and retries with the shared backoff. Batches it cannot send go to an
-on-disk spool, sent first when the collector answers again. Details: docs/events.md.
+``emit`` only queues; one background thread batches, writes each batch to an on-disk spool,
+then sends it (CloudEvents, gzip, an ``Idempotency-Key``) and retries with the shared backoff.
+``flush`` is the durability point: every event emitted before it is on disk when it returns,
+so a crash loses nothing the collector did not acknowledge. Details: docs/events.md.
 """
 
 import gzip
@@ -21,6 +22,7 @@ from jobs_pipeline.domain.backoff import backoff_delay, parse_retry_after
 from jobs_pipeline.telemetry.cloudevents import (
     BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, CloudEventsConfig, EventTooLargeError, encode,
 )
+from jobs_pipeline.telemetry.endpoint import endpoint, install_httpx_redaction
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 from jobs_pipeline.telemetry.spool import Batch, Spool
 from jobs_pipeline.domain.transient import classify
@@ -89,7 +91,7 @@ class HTTPTelemetryEmitter:
     deployments set ``TELEMETRY_SPOOL_DIR``."""
 
     nonblocking = True  # its own queue and sender thread: a composite calls it directly
-    wait_on_flush = False
+    wait_on_flush = False  # flush never waits for the network (it writes the spool)
 
     def __init__(self, config: HTTPSinkConfig, *, rng: random.Random | None = None,
                  spool_dir: Path | str | None = None) -> None:
@@ -106,22 +108,22 @@ class HTTPTelemetryEmitter:
         headers = {"User-Agent": "jobs-pipeline-telemetry/1"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
+        install_httpx_redaction()  # httpx logs each request's URL, which may hold a secret
         self._client = httpx.Client(timeout=config.timeout_s, headers=headers)
         self._cond = threading.Condition()
+        self._to_disk = threading.Lock()  # memory -> spool, one mover at a time: order is kept
         self._queue: deque[TelemetryEvent] = deque()
         self._oldest_at = 0.0
-        self._carry: deque[bytes] = deque()  # encoded, not yet batched (byte limit hit)
-        self._inflight = 0
+        self._moving = 0  # events taken from the queue, not yet in the spool
         self._failures = 0
-        self._flush_requested = False
         self._closing = False
         self._close_deadline = float("inf")
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="telemetry-http-sender", daemon=True)
         self._thread.start()
 
-    def __repr__(self) -> str:  # never the token
-        return f"HTTPTelemetryEmitter(url={self.config.url!r}, mode={self.config.mode!r})"
+    def __repr__(self) -> str:  # never the token, nor the URL's path or query
+        return f"HTTPTelemetryEmitter(url={endpoint(self.config.url)!r}, mode={self.config.mode!r})"
 
     # -- the job's side (hot path) ----------------------------------------------------
     def emit(self, event: TelemetryEvent) -> None:
@@ -144,10 +146,12 @@ class HTTPTelemetryEmitter:
                 self._cond.notify()
 
     def flush(self) -> None:
-        """Ship the open batch now; never waits for the network (see :meth:`drain`)."""
+        """The durability point: when it returns, every event emitted before it is in the
+        spool on disk (or already acknowledged), and the sender ships it at once. Never waits
+        for the network (see :meth:`drain`)."""
+        self._spill_memory()
         with self._cond:
-            self._flush_requested = True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until everything emitted so far is delivered (or dead-lettered); ``False`` on
@@ -179,9 +183,11 @@ class HTTPTelemetryEmitter:
 
     # -- the sender thread -----------------------------------------------------------
     def _idle_locked(self) -> bool:
-        return not self._queue and not self._carry and self._inflight == 0 and len(self.spool) == 0
+        return not self._queue and self._moving == 0 and len(self.spool) == 0
 
     def _run(self) -> None:
+        """Send the spool's head until it is empty; then wait for the next batch to be due and
+        write it to the spool first (write-ahead: what is on the wire is also on disk)."""
         try:
             while True:
                 if self._closing and time.monotonic() >= self._close_deadline:
@@ -192,30 +198,18 @@ class HTTPTelemetryEmitter:
                     remaining, delay = self._deliver(segment.batch)
                     if not remaining:
                         self.spool.remove(segment)
+                        with self._cond:
+                            self._cond.notify_all()
                     elif remaining[0] is not segment.batch or len(remaining) > 1:
                         self.spool.replace(segment, remaining)
                     if remaining and not self._backoff(delay):
                         return
                     continue
-                batch = self._take_batch()
-                if batch is None:
+                due = self._wait_for_work()
+                if due is None:
                     return
-                if not batch:
-                    with self._cond:
-                        self._inflight = 0
-                        self._cond.notify_all()
-                    continue
-                try:
-                    remaining, delay = self._deliver(batch)
-                    for rest in remaining:  # the sink is down: keep them on disk, in order
-                        self.spool.append(rest)
-                        self.stats.spooled_batches += 1
-                finally:
-                    with self._cond:
-                        self._inflight = 0
-                        self._cond.notify_all()
-                if remaining and not self._backoff(delay):
-                    return
+                if due:
+                    self._spill_memory(self._max_events)
         except Exception:  # never die silently: the rest stays queued/spooled
             logger.exception("telemetry HTTP sender crashed; undelivered events stay in %s", self.spool.dir)
         finally:
@@ -224,49 +218,25 @@ class HTTPTelemetryEmitter:
                 self._cond.notify_all()
 
     def _ready_locked(self) -> bool:
-        if self._carry or self._closing or len(self._queue) >= self._max_events:
+        if self._closing or len(self._queue) >= self._max_events:
             return True
         if not self._queue:
             return False
-        return self._flush_requested or time.monotonic() - self._oldest_at >= self.config.max_batch_age_s
+        return time.monotonic() - self._oldest_at >= self.config.max_batch_age_s
 
-    def _take_batch(self) -> Batch | None:
-        """The next batch from memory (``None``: closing and nothing left; ``[]``: the spool
-        got new batches meanwhile, send those first)."""
+    def _wait_for_work(self) -> bool | None:
+        """``True``: a batch is due in memory; ``False``: the spool has work (a flush wrote
+        it); ``None``: closing and nothing left."""
         with self._cond:
             while True:
                 if len(self.spool):
-                    return []
+                    return False
                 if self._ready_locked():
-                    break
+                    return True if self._queue else None  # ready and empty: closing
                 wait = None
                 if self._queue:
                     wait = max(0.0, self.config.max_batch_age_s - (time.monotonic() - self._oldest_at))
                 self._cond.wait(wait)
-            if not self._queue and not self._carry:
-                self._flush_requested = False
-                return None  # closing, nothing left
-            room = max(0, self._max_events - len(self._carry))
-            take = [self._queue.popleft() for _ in range(min(room, len(self._queue)))]
-            carry = list(self._carry)
-            self._carry.clear()
-            if self._queue:
-                self._oldest_at = time.monotonic()
-            else:
-                self._flush_requested = False
-            self._inflight = len(take) + len(carry)
-        encoded = carry + [b for b in (self._encode(e) for e in take) if b is not None]
-        batch: Batch = []
-        size = 2
-        for i, body in enumerate(encoded):
-            if batch and (size + len(body) + 1 > self.config.max_batch_bytes):
-                with self._cond:
-                    self._carry.extendleft(reversed(encoded[i:]))
-                    self._inflight = len(batch)
-                break
-            batch.append(body)
-            size += len(body) + 1
-        return batch
 
     def _encode(self, event: TelemetryEvent) -> bytes | None:
         try:
@@ -358,26 +328,41 @@ class HTTPTelemetryEmitter:
                 continue
             return True
 
-    def _spill_memory(self) -> None:
-        """Move every queued event to the spool, in batches, behind what is already there."""
-        with self._cond:
-            events = list(self._queue)
-            self._queue.clear()
-            carry = list(self._carry)
-            self._carry.clear()
-        encoded = carry + [b for b in (self._encode(e) for e in events) if b is not None]
-        batch: Batch = []
-        size = 2
-        for body in encoded:
-            if batch and (len(batch) >= self._max_events or size + len(body) + 1 > self.config.max_batch_bytes):
-                self.spool.append(batch)
-                self.stats.spooled_batches += 1
-                batch, size = [], 2
-            batch.append(body)
-            size += len(body) + 1
-        if batch:
-            self.spool.append(batch)
-            self.stats.spooled_batches += 1
+    def _spill_memory(self, limit: int | None = None) -> None:
+        """Move the queued events (all, or the oldest ``limit``) to the end of the spool, in
+        batches. Events a failed write (disk full) could not store go back to the queue."""
+        with self._to_disk:
+            with self._cond:
+                n = len(self._queue) if limit is None else min(limit, len(self._queue))
+                events = [self._queue.popleft() for _ in range(n)]
+                if self._queue:
+                    self._oldest_at = time.monotonic()
+                self._moving = n
+            stored = 0
+            try:
+                batch: Batch = []
+                size = 2
+                for i, event in enumerate(events):
+                    body = self._encode(event)
+                    if body is None:  # dead-lettered
+                        continue
+                    if batch and (len(batch) >= self._max_events or size + len(body) + 1 > self.config.max_batch_bytes):
+                        self.spool.append(batch)
+                        self.stats.spooled_batches += 1
+                        stored = i
+                        batch, size = [], 2
+                    batch.append(body)
+                    size += len(body) + 1
+                if batch:
+                    self.spool.append(batch)
+                    self.stats.spooled_batches += 1
+                stored = n
+            finally:
+                with self._cond:
+                    if stored < n:
+                        self._queue.extendleft(reversed(events[stored:]))
+                    self._moving = 0
+                    self._cond.notify_all()
 
     def _dead_letter(self, batch: Batch, reason: str) -> None:
         self.dead_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ from typing import Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from jobs_pipeline.telemetry.endpoint import DeliveryError, endpoint, install_httpx_redaction
+
 alert_log = logging.getLogger("jobs_pipeline.warehouse.alerts")
 event_log = logging.getLogger("jobs_pipeline.events")
 
@@ -71,21 +73,35 @@ class LogAlertSink:
 
 
 class WebhookAlertSink:
-    """POSTs the JSON body; a non-2xx answer raises (the Dagster run fails and can be retried)."""
+    """POSTs the JSON body; a non-2xx answer, a refused connection or a timeout raises
+    :class:`DeliveryError` (the Dagster run fails and can be retried). The URL is a secret:
+    the error names its host only and carries no exception that holds the URL."""
 
     def __init__(self, url: str, *, timeout_s: float = 10.0, client: httpx.Client | None = None) -> None:
         self.url = url
         self.timeout_s = timeout_s
         self.client = client
+        install_httpx_redaction()
+
+    def __repr__(self) -> str:
+        return f"WebhookAlertSink({endpoint(self.url)!r})"
 
     def send(self, alert: AnomalyAlert) -> None:
         headers = {"Idempotency-Key": alert.alert_id, "Content-Type": "application/json"}
         content = json.dumps(alert.body())
-        if self.client is not None:
-            response = self.client.post(self.url, content=content, headers=headers, timeout=self.timeout_s)
+        post = self.client.post if self.client is not None else httpx.post
+        try:
+            response = post(self.url, content=content, headers=headers, timeout=self.timeout_s)
+        except httpx.TimeoutException as exc:
+            failure, status = f"no answer within {self.timeout_s:g} s ({type(exc).__name__})", None
+        except httpx.HTTPError as exc:  # its text may hold the URL: only the type goes on
+            failure, status = f"request failed ({type(exc).__name__})", None
         else:
-            response = httpx.post(self.url, content=content, headers=headers, timeout=self.timeout_s)
-        response.raise_for_status()
+            if response.is_success:
+                return
+            failure, status = f"answered HTTP {response.status_code}", response.status_code
+        # raised outside the handler, so no chained exception carries the URL along
+        raise DeliveryError("alert webhook", self.url, failure, status=status)
 
 
 class CompositeAlertSink:

@@ -4,6 +4,7 @@ from abc import ABC, abstractmethod
 
 import dagster as dg
 
+from jobs_pipeline.telemetry.endpoint import host_only
 from jobs_pipeline.warehouse.alerts import AlertSink, build_alert_sink
 from jobs_pipeline.settings import Settings
 
@@ -27,6 +28,9 @@ class WebhookAlertSinkResource(AlertSinkResource):
 
     url: str
     timeout_s: float = 10.0
+
+    def __repr_args__(self):  # repr and str: the URL's host only, never its path or query
+        return [(k, host_only(v) if k == "url" else v) for k, v in super().__repr_args__()]
 
     def get_sink(self) -> AlertSink:
         return build_alert_sink(self.url, timeout_s=self.timeout_s)

@@ -7,6 +7,7 @@ import dagster as dg
 from jobs_pipeline.defs.resources.config import env_or
 from jobs_pipeline.settings import Settings
 from jobs_pipeline.telemetry.emitter import TelemetryEmitter
+from jobs_pipeline.telemetry.endpoint import host_only
 from jobs_pipeline.telemetry.factory import build_emitter
 
 
@@ -26,6 +27,10 @@ class HTTPTelemetryResource(TelemetryResource):
 
     http_url: str
     http_token: str | None = None
+
+    def __repr_args__(self):  # repr and str: the collector's host only, no token
+        hidden = {"http_url": host_only, "http_token": lambda v: v and "***"}
+        return [(k, hidden[k](v) if k in hidden else v) for k, v in super().__repr_args__()]
 
     def get_emitter(self) -> TelemetryEmitter:
         return build_emitter(self.sinks, lake_dir=self.lake_dir, component="dagster",
