@@ -67,6 +67,7 @@ class ProgressBar:
         if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
+            self.shown = False
 
 
 class ProgressEmitter:
