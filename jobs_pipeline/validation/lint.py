@@ -36,8 +36,12 @@ def lint_file(path: Path) -> list[str]:
 def lint_text(text: str, *, json_text: bool = False) -> list[str]:
     try:
         data = json.loads(text) if json_text else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        return [f"not valid {'JSON' if json_text else 'YAML'} ({' '.join(str(exc).split())})"]
+    except json.JSONDecodeError as exc:
+        return [f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"]
+    except yaml.YAMLError as exc:  # the parser's own fields, never its message text
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return [f"not valid YAML ({problem or type(exc).__name__}{where})"]
     if not isinstance(data, dict):
         return ["top level: expected a mapping of name, version, marketplace, rules..."]
     problems: list[str] = []
@@ -159,9 +163,6 @@ def _engine_pattern_problem(pattern: str) -> str | None:
 
     try:
         pl.DataFrame({"v": [""]}).select(pl.col("v").str.contains(f"^(?:{pattern})$"))
-    except pl.exceptions.PolarsError as exc:
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-        reason = next((line.removeprefix("error: ") for line in reversed(lines) if line.startswith("error:")),
-                      lines[0] if lines else type(exc).__name__)
-        return f"pattern cannot run in the engine (Rust regex): {reason}"
+    except pl.exceptions.PolarsError:
+        return "pattern cannot run in the engine (Rust regex: no look-around, no back-references)"
     return None
