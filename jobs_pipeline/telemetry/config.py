@@ -34,9 +34,9 @@ def cloudevents_config(settings: "Settings", component: str = "jobs") -> CloudEv
 
 
 def http_config(settings: "Settings", component: str = "jobs", *, url: str | None = None,
-                token: str | None = None) -> "HTTPSinkConfig":
+                token: str | None = None, source: str | None = None) -> "HTTPSinkConfig":
     """The HTTP sink's configuration; ``url``/``token`` override (Dagster resolves them from
-    ``dg.EnvVar`` at launch)."""
+    ``dg.EnvVar`` at launch), ``source`` too (replay re-sends events under their own)."""
     from jobs_pipeline.telemetry.http import HTTPSinkConfig
 
     secret = settings.telemetry_http_token.get_secret_value() if settings.telemetry_http_token else None
@@ -56,5 +56,9 @@ def http_config(settings: "Settings", component: str = "jobs", *, url: str | Non
         backoff_cap_s=settings.telemetry_http_backoff_cap_s,
         max_queue_events=settings.telemetry_http_max_queue,
         spool_dir=settings.telemetry_spool_path,
-        cloudevents=cloudevents_config(settings, component),
+        cloudevents=_with_source(cloudevents_config(settings, component), source),
     )
+
+
+def _with_source(config: CloudEventsConfig, source: str | None) -> CloudEventsConfig:
+    return config if not source else CloudEventsConfig(source=source, type_namespace=config.type_namespace)

@@ -35,24 +35,29 @@ def _settings(settings: "Settings | None") -> "Settings":
 
 def build_sink(name: str, *, lake_dir: Path | str | None = None, settings: "Settings | None" = None,
                component: str = "jobs", http_url: str | None = None,
-               http_token: str | None = None) -> TelemetryEmitter:
-    """One sink. ``http`` and ``duckdb`` read ``TELEMETRY_*`` from ``settings`` (loaded from the
-    environment when not given); ``http_url``/``http_token`` override (Dagster ``dg.EnvVar``)."""
+               http_token: str | None = None, source: str | None = None) -> TelemetryEmitter:
+    """One sink. ``http``, ``duckdb`` and ``lake`` read ``TELEMETRY_*`` from ``settings`` (loaded
+    from the environment when not given); ``http_url``/``http_token`` override (Dagster
+    ``dg.EnvVar``). The lake stores the CloudEvents source the http sink sends (``source``
+    overrides it: replay)."""
     cls = _load(name)
     if name == "http":
         from jobs_pipeline.telemetry.config import http_config
 
-        return cls(http_config(_settings(settings), component, url=http_url, token=http_token))
+        return cls(http_config(_settings(settings), component, url=http_url, token=http_token, source=source))
     if name == "duckdb":
         return cls(_settings(settings).telemetry_duckdb_file)
     if name == "lake":
         if lake_dir is None:
             raise ValueError("the lake sink needs a lake directory (JOBS_PIPELINE_LAKE_DIR)")
+        from jobs_pipeline.telemetry.config import cloudevents_config
+
+        source = source or cloudevents_config(_settings(settings), component).source
         if str(lake_dir).startswith("s3://"):  # JOBS_PIPELINE_LAKE_URI on S3
             from jobs_pipeline.telemetry.s3_lake import S3LakeTelemetryEmitter
 
-            return S3LakeTelemetryEmitter(str(lake_dir))
-        return cls(lake_dir)
+            return S3LakeTelemetryEmitter(str(lake_dir), source=source)
+        return cls(lake_dir, source=source)
     return cls()
 
 

@@ -2,10 +2,11 @@
 
 Each emitter instance owns its files (the name carries host, pid and a random writer id),
 so no two processes ever write one file. Events go to a hidden ``.inflight`` file; ``flush``
-closes it and renames it atomically to ``part-<writer>-<n>.jsonl``. Readers only see
-``part-*.jsonl`` files, which are complete by construction.
+renames it atomically to ``part-<writer>-<n>.jsonl``, complete by construction. A line is the
+event plus ``source``, its CloudEvents source (:func:`lake_line`; replay re-sends it as is).
 """
 
+import json
 import os
 import socket
 import threading
@@ -13,15 +14,35 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from jobs_pipeline.telemetry.cloudevents import DEFAULT_SOURCE
 from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
 
 PART_GLOB = "date=*/part-*.jsonl"
+#: The key of a lake line holding the event's CloudEvents ``source`` (not an event field).
+SOURCE_KEY = "source"
+
+
+def lake_line(event: TelemetryEvent, source: str) -> str:
+    """One lake line: the validated event's JSON plus its ``source`` (ingestion ignores it)."""
+    body = require_valid(event).model_dump_json()
+    return f'{body[:-1]},"{SOURCE_KEY}":{json.dumps(source)}}}'
+
+
+def read_lake_line(raw: bytes | str) -> tuple[str | None, TelemetryEvent]:
+    """The ``source`` (``None`` in lines written before the lake stored it) and the event."""
+    data = json.loads(raw)
+    source = data.pop(SOURCE_KEY, None)
+    return source, TelemetryEvent.model_validate(data)
 
 
 class LakeTelemetryEmitter:
-    def __init__(self, root: Path | str, *, fsync: bool = True) -> None:
+    """``source``: the CloudEvents source the other sinks of this process send (the factory
+    gives it; :data:`DEFAULT_SOURCE` as for a default HTTP sink)."""
+
+    def __init__(self, root: Path | str, *, fsync: bool = True, source: str = DEFAULT_SOURCE) -> None:
         self.root = Path(root)
         self.fsync = fsync
+        self.source = source
         host = socket.gethostname().replace("-", "").replace(".", "")[:16] or "host"
         self.writer_id = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._lock = threading.Lock()
@@ -40,7 +61,7 @@ class LakeTelemetryEmitter:
         return entry[1]
 
     def emit(self, event: TelemetryEvent) -> None:
-        line = require_valid(event).model_dump_json()
+        line = lake_line(event, self.source)
         day = event.timestamp.strftime("%Y-%m-%d")
         with self._lock:
             self._file_for(day).write(line + "\n")

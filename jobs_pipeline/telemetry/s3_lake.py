@@ -2,7 +2,8 @@
 
 Events are buffered in memory and each flush writes one atomic ``PutObject`` per day under a
 key unique to this writer, so readers see only complete objects and two runs never collide.
-A failed put keeps the buffer and the next flush retries the same key (no duplicates)."""
+A failed put keeps the buffer and the next flush retries the same key (no duplicates).
+Lines as in the local lake (:func:`~jobs_pipeline.telemetry.lake.lake_line`, with ``source``)."""
 
 import os
 import socket
@@ -12,16 +13,19 @@ from typing import Any
 
 from jobs_pipeline.storage.client import s3_client
 from jobs_pipeline.storage.uri import S3Uri
-from jobs_pipeline.telemetry.events import TelemetryEvent, require_valid
+from jobs_pipeline.telemetry.cloudevents import DEFAULT_SOURCE
+from jobs_pipeline.telemetry.events import TelemetryEvent
+from jobs_pipeline.telemetry.lake import lake_line
 
 PART_PREFIX = "part-"
 PART_SUFFIX = ".jsonl"
 
 
 class S3LakeTelemetryEmitter:
-    def __init__(self, lake_uri: str, *, client: Any | None = None) -> None:
+    def __init__(self, lake_uri: str, *, client: Any | None = None, source: str = DEFAULT_SOURCE) -> None:
         self.root = S3Uri.parse(lake_uri)
         self._client = client
+        self.source = source
         host = socket.gethostname().replace("-", "").replace(".", "")[:16] or "host"
         self.writer_id = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._lock = threading.Lock()
@@ -35,7 +39,7 @@ class S3LakeTelemetryEmitter:
         return self._client
 
     def emit(self, event: TelemetryEvent) -> None:
-        line = require_valid(event).model_dump_json()  # the local lake's gate and line format
+        line = lake_line(event, self.source)  # the local lake's gate and line format
         day = event.timestamp.strftime("%Y-%m-%d")
         with self._lock:
             self._buffers.setdefault(day, []).append(line)

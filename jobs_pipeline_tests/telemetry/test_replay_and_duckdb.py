@@ -20,13 +20,17 @@ COLUMNS = ("event_id, event_type, job_id, task, ts, marketplace, category, regio
            "CAST(errors_by_field AS VARCHAR), error_type, error_message, error_classification, retry_delay_s")
 
 
+WORKER, DAGSTER = "urn:jobs-pipeline:prod:worker", "urn:jobs-pipeline:prod:dagster"
+
+
 @pytest.fixture
 def lake(tmp_path):
-    """Two days of events; day one written twice (a redelivered job)."""
+    """Two days of events; day one written twice (a redelivered job); day one by the worker,
+    day two by Dagster (each lake line stores its CloudEvents source)."""
     day1, day2 = stream(20, "d1"), [e.model_copy(update={"timestamp": e.timestamp + timedelta(days=1)})
                                     for e in stream(10, "d2")]
-    for batch in (day1, day1[:10], day2):
-        emitter = LakeTelemetryEmitter(tmp_path / "lake")
+    for batch, source in ((day1, WORKER), (day1[:10], WORKER), (day2, DAGSTER)):
+        emitter = LakeTelemetryEmitter(tmp_path / "lake", source=source)
         for event in batch:
             emitter.emit(event)
         emitter.close()
@@ -50,7 +54,9 @@ def test_replay_since_a_day_to_http(lake, tmp_path, monkeypatch, capsys):
         assert out["events"] == len(day1) + len(day2) and out["duplicates_skipped"] == 10
         assert set(collector.ids()) == {str(e.event_id) for e in day1 + day2}
         assert {r["headers"]["Content-Type"] for r in collector.requests} == {"application/cloudevents-batch+json"}
-        assert all(e["source"].endswith(":replay") for e in collector.accepted)
+        # each event keeps its original (source, id): the receiver's duplicate key
+        expected = {(WORKER, str(e.event_id)) for e in day1} | {(DAGSTER, str(e.event_id)) for e in day2}
+        assert {(e["source"], e["id"]) for e in collector.accepted} == expected
     finally:
         collector.stop()
 
