@@ -70,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # TELEMETRY_SINKS like every job (the events reach the lake); nothing published; one attempt.
     emitter = build_emitter(settings.sinks, lake_dir=settings.lake_uri, settings=settings, component="cli")
     bar = None
-    from jobs_pipeline import cli_progress
+    from jobs_pipeline.commands import progress as cli_progress
 
     if cli_progress.wanted(quiet=args.quiet, as_json=args.json):
         bar = cli_progress.ProgressBar(args.path)
@@ -121,7 +121,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def _rules(name: str):
     def run(args: argparse.Namespace) -> int:
-        from jobs_pipeline import cli_rules
+        from jobs_pipeline.commands import rules as cli_rules
 
         return getattr(cli_rules, name)(args)
 

@@ -126,7 +126,7 @@ def test_no_progress_bar_when_piped(tmp_path, data_dir, monkeypatch):
 
 
 def test_progress_line_reads_records_rate_and_eta(tmp_path):
-    from jobs_pipeline.cli_progress import ProgressBar
+    from jobs_pipeline.commands.progress import ProgressBar
 
     path = tmp_path / "f.csv"
     path.write_text("a,b\n" + "x,y\n" * 1000)  # 4 bytes a record

@@ -70,18 +70,25 @@ class PlainFeed:
 
 
 class TextScan:
-    """What one pass over a text feed's bytes learns, a chunk at a time and at C speed (no
-    Python per line): a NUL byte anywhere is refused at once; the longest line (ended by LF,
-    or by CR for a CR-only file) and the longest stretch inside a quoted field are measured
-    (lines shorter than a chunk are not looked at) and checked by :meth:`check` once the
-    format is known."""
+    """What one pass over a text feed's bytes learns, a chunk at a time with C-speed searches
+    (no Python per line): a NUL byte anywhere is refused at once; the longest line (ended by
+    LF, or by CR for a CR-only file) and the longest quoted field are measured (lines shorter
+    than a chunk are not looked at) and checked by :meth:`check` once the format is known.
 
-    def __init__(self, label: str, limits: ReadLimits) -> None:
-        self.label, self.limit = label, limits.max_line_bytes
+    A quoted field is measured as a stretch without any quote that starts inside quotes. The
+    quotes are only counted (to know "inside") when such a stretch grows past the limit, by
+    reading ``path`` (the file the chunks come from, or are written to) up to its start: in a
+    feed whose quotes come often, never."""
+
+    def __init__(self, label: str, limits: ReadLimits, path: Path | None = None) -> None:
+        self.path, self.label, self.limit = path, label, limits.max_line_bytes
         self.size = 0
         self.runs = {b"\n": 0, b"\r": 0}  # bytes since the last LF / CR
         self.longest = {b"\n": 0, b"\r": 0}
-        self.in_quotes, self.quoted, self.longest_quoted = False, 0, 0
+        self.unquoted = 0  # bytes since the last quote
+        self.stretch_inside: bool | None = None  # whether that stretch is inside quotes, once known
+        self.quoted_field = False  # a stretch inside quotes went past the limit
+        self.counted, self.quotes = 0, 0  # quotes in the first ``counted`` bytes
 
     def feed(self, chunk: bytes) -> None:
         nul = chunk.find(b"\x00")
@@ -94,17 +101,36 @@ class TextScan:
             else:
                 self.longest[eol] = max(self.longest[eol], run + first)
                 self.runs[eol] = len(chunk) - chunk.rfind(eol) - 1
-        quotes = chunk.count(b'"')
-        if not quotes:
-            self.quoted += len(chunk) if self.in_quotes else 0
+        first = chunk.find(b'"')
+        if first >= 0:
+            self._stretch_ends(self.unquoted + first)
+            self.unquoted, self.stretch_inside = len(chunk) - chunk.rfind(b'"') - 1, None
         else:
-            if self.in_quotes:
-                self.longest_quoted = max(self.longest_quoted, self.quoted + chunk.find(b'"'))
-            self.in_quotes ^= bool(quotes & 1)
-            self.quoted = len(chunk) - chunk.rfind(b'"') - 1 if self.in_quotes else 0
+            self.unquoted += len(chunk)
         self.size += len(chunk)
         if min(self.runs.values()) > self.limit:  # over the limit whatever the line ending
             raise self._too_long("a line")
+        if self.unquoted > self.limit:
+            self._stretch_ends(self.unquoted)
+
+    def _stretch_ends(self, length: int) -> None:
+        """A stretch without quotes of ``length`` bytes, ending here: too long inside quotes?"""
+        if length <= self.limit or self.stretch_inside is not None:
+            return
+        start = self.size - self.unquoted  # just after the quote that opened (or closed) something
+        self.stretch_inside = self._quotes_before(start) % 2 == 1
+        self.quoted_field = self.quoted_field or self.stretch_inside
+
+    def _quotes_before(self, offset: int) -> int:
+        with self.path.open("rb") as fh:
+            fh.seek(self.counted)
+            while self.counted < offset:
+                chunk = fh.read(min(CHUNK, offset - self.counted))
+                if not chunk:
+                    break
+                self.quotes += chunk.count(b'"')
+                self.counted += len(chunk)
+        return self.quotes
 
     def check(self, fmt: str, eol: str) -> None:
         """Refuse a line (or a quoted CSV field) over ``max_line_bytes``; a JSON array is
@@ -113,7 +139,8 @@ class TextScan:
             raise self._too_long("a JSON array", " (read whole: send JSON Lines)")
         if max(self.longest[eol.encode()], self.runs[eol.encode()]) > self.limit:
             raise self._too_long("a line")
-        if fmt in ("csv", "tsv") and max(self.longest_quoted, self.quoted) > self.limit:
+        self._stretch_ends(self.unquoted)
+        if fmt in ("csv", "tsv") and self.quoted_field:
             raise self._too_long("a quoted field")
 
     def _too_long(self, what: str, hint: str = "") -> FeedStructureError:
@@ -123,7 +150,7 @@ class TextScan:
 
 def scan_text(path: Path, label: str, limits: ReadLimits) -> TextScan:
     """:class:`TextScan` of a whole file (one read, in chunks)."""
-    scan = TextScan(label, limits)
+    scan = TextScan(label, limits, path)
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             scan.feed(chunk)
@@ -152,6 +179,7 @@ def _copy_limited(src, dst_path: Path, compressed_size: int, limits: ReadLimits,
                     f"{label}: expands more than {limits.max_compression_ratio:g}x (decompression bomb?)")
             out.write(chunk)
             if scan is not None:
+                out.flush()  # the scan may read back what is written (to count quotes)
                 scan.feed(chunk)
 
 
@@ -196,7 +224,7 @@ def _unzip(path: Path, limits: ReadLimits, tmp: Path, scan: TextScan) -> tuple[P
         if info.file_size > limits.max_decompressed_bytes:
             raise DecompressionBombError(
                 f"{path.name}: declares {info.file_size:,} bytes, over the {limits.max_decompressed_bytes:,}-byte limit")
-        out = tmp / ("unzipped-" + Path(info.filename).name)
+        out = scan.path = tmp / ("unzipped-" + Path(info.filename).name)
         try:
             with zf.open(info) as src:
                 _copy_limited(src, out, info.compress_size, limits, path.name, scan)
@@ -207,7 +235,7 @@ def _unzip(path: Path, limits: ReadLimits, tmp: Path, scan: TextScan) -> tuple[P
 
 def _gunzip(path: Path, limits: ReadLimits, tmp: Path, scan: TextScan) -> tuple[Path, str]:
     inner = path.name[:-3] if path.name.lower().endswith(".gz") else path.stem
-    out = tmp / ("gunzipped-" + inner)
+    out = scan.path = tmp / ("gunzipped-" + inner)
     with gzip.open(path, "rb") as src:
         _copy_limited(src, out, path.stat().st_size, limits, path.name, scan)
     return out, inner

@@ -195,3 +195,23 @@ def test_build_service_sweeps_at_start_up(tmp_path: Path, settings, monkeypatch)
 
     compose.build_service(settings, publisher=InMemoryQueuePublisher(), emitter=InMemoryTelemetryEmitter())
     assert not left.exists()
+
+
+@pytest.mark.parametrize("layout", ["no quotes at all", "quotes first, then a long unquoted tail"])
+def test_long_stretches_outside_quotes_are_not_quoted_fields(layout: str, tmp_path: Path) -> None:
+    """The quotes are counted only when a stretch without quotes passes the limit: a feed that
+    never quotes, or stops quoting, is read."""
+    head = hostile.HEADER + "\n" + ('1,"Camisa, azul",https://x.example/1,in_stock,9.90,BRL\n'
+                                    if layout.startswith("quotes") else "")
+    path = tmp_path / "f.csv"
+    path.write_text(head + "".join(hostile.GOOD.format(i=i) + "\n" for i in range(2, 60_000)))
+    result = validate_file(path, GM, limits=ReadLimits(max_line_bytes=1 << 20))
+    assert result.records_total == 59_999 - (0 if layout.startswith("quotes") else 1) and result.records_error == 0
+
+
+def test_a_big_quoted_field_is_found_while_a_feed_is_expanded(tmp_path: Path) -> None:
+    plain = hostile.huge_quoted_field(tmp_path, mb=3)
+    path = tmp_path / "feed.csv.gz"
+    path.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
+    exc = _refused(path, ReadLimits(max_line_bytes=1 << 20, max_compression_ratio=10_000))
+    assert "quoted field" in exc.reason

@@ -1,0 +1,1 @@
+"""The command line's larger pieces: the ``rules`` subcommands and the progress bar (``cli.py`` wires them)."""
