@@ -73,7 +73,7 @@ class HTTPStats:
     requests: int = 0
     failed_requests: int = 0
     splits: int = 0
-    spooled_batches: int = 0
+    spooled_batches: int = 0  # batches written to the spool (every batch: write-ahead)
     overflow_spills: int = 0
     dead_events: int = 0
     waits: deque = field(default_factory=lambda: deque(maxlen=1000))

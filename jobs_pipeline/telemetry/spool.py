@@ -1,4 +1,5 @@
-"""An ordered, on-disk backlog of encoded event batches for a sink that is down.
+"""An ordered, on-disk backlog of encoded event batches: every batch the HTTP sink has not yet
+had acknowledged (it writes each one here before sending it).
 
 One file per batch, written then renamed (a crash leaves whole batches), kept byte for byte
 until delivered so its ``Idempotency-Key`` is stable. Each emitter holds its writer folder with
