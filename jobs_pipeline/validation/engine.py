@@ -140,7 +140,7 @@ class _Pass:
         self.candidates = Candidates(rules, present, exact_missing=set(self.unique_fields))
         self.exact = [ex.fails(rules[i], present).alias(_flag(i)) for i in self.streamed]
         self.total = 0
-        self.blank = 0  # lines with no value at all: not records
+        self.blank_lines: list[pl.Series] = []  # line numbers of the lines with no value
         self.failing: list[pl.DataFrame] = []
         self.unique = _UniqueValues(self.unique_fields, workdir / "unique.arrow") if self.unique_fields else None
         self.totals: dict[str, int] = {}
@@ -154,10 +154,11 @@ class _Pass:
         c = self.candidates
         tests = [c.may_fail(self.rules[i]) for i in self.streamed if not c.covered(self.rules[i])]
         candidate = pl.any_horizontal(tests) if tests else pl.lit(False)
-        # A line with no value at all (blank, or only delimiters) is not a record: it is
-        # counted, not numbered. The stream keeps file order: row numbers are record numbers.
-        lines = frame.with_columns(pl.all_horizontal(pl.all().is_null()).alias(BLANK))
-        records = lines.filter(~pl.col(BLANK)).drop(BLANK).with_row_index(ROW, offset=1)
+        # A line with no value at all (blank, or only delimiters) is not a record: it is never
+        # a candidate, and the stream numbers lines (it keeps file order); the few failing rows
+        # are renumbered as records after the pass (:meth:`_renumber`), which costs nothing in
+        # the stream (filtering before numbering measured ~25% slower).
+        records = frame.with_columns(pl.all_horizontal(pl.all().is_null()).alias(BLANK)).with_row_index(ROW, offset=1)
         for stage in c.prepare():
             records = records.with_columns(stage)
         records = records.with_columns(
@@ -166,17 +167,18 @@ class _Pass:
         # Kept strings are rebuilt (``+ ""``): polars string views point into the buffers the
         # text was read into, so keeping a few rows as they are would keep all of it alive
         # (measured 3.2 GB peak RSS instead of under 1 GB at 10M rows).
-        candidates = records.filter(candidate).select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields))
+        candidates = records.filter(candidate & ~pl.col(BLANK)).select(pl.col(ROW).cast(pl.Int64), *map(_owned, self.read_fields))
         outputs = [candidates.sink_batches(self._check, chunk_size=check_rows, lazy=True),
-                   lines.select(BLANK).sink_batches(self._count, chunk_size=progress_rows, lazy=True)]
+                   records.select(ROW, BLANK).sink_batches(self._count, chunk_size=progress_rows, lazy=True)]
         if self.unique is not None:
             outputs.append(self.unique.sink(records))
         pl.collect_all(outputs, engine="streaming")
 
     def _count(self, lines: pl.DataFrame) -> None:
-        blank = int(lines.get_column(BLANK).sum())
-        self.blank += blank
-        self.total += lines.height - blank
+        blank = lines.filter(pl.col(BLANK)).get_column(ROW)
+        if len(blank):
+            self.blank_lines.append(blank.cast(pl.Int64))
+        self.total += lines.height - len(blank)
         if self.on_progress is not None:
             self.on_progress(self.total)
 
@@ -212,6 +214,18 @@ class _Pass:
                          for c, dtype in failing.schema.items())
         return failing.merge_sorted(new, key=ROW)
 
+    @property
+    def blank(self) -> int:
+        return sum(len(s) for s in self.blank_lines)
+
+    def _renumber(self, failing: pl.DataFrame) -> pl.DataFrame:
+        """Line numbers -> record numbers: minus the blank lines before each (vectorised)."""
+        if not self.blank_lines:
+            return failing
+        blank = pl.concat(self.blank_lines)
+        before = blank.search_sorted(failing.get_column(ROW), side="left")
+        return failing.with_columns((pl.col(ROW) - before.cast(pl.Int64)).alias(ROW))
+
     def _count_absent(self) -> None:
         """An absent required column fails its rule on every record (never streamed)."""
         if not self.absent_idx:
@@ -236,6 +250,7 @@ class _Pass:
         # which are merged in without a join or a sort.
         for field in self.unique_fields:
             failing = self._merge_repeats(failing, field, self.unique.repeats(field))
+        failing = self._renumber(failing)
         failing = failing.with_columns([pl.lit(False).alias(_flag(i)) for i in range(len(rules))
                                         if _flag(i) not in failing.columns])
         sums = failing.select(self.aggregates).row(0, named=True)

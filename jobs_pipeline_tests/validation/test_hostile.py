@@ -215,3 +215,12 @@ def test_a_big_quoted_field_is_found_while_a_feed_is_expanded(tmp_path: Path) ->
     path.write_bytes(gzip.compress(plain.read_bytes(), compresslevel=1))
     exc = _refused(path, ReadLimits(max_line_bytes=1 << 20, max_compression_ratio=10_000))
     assert "quoted field" in exc.reason
+
+
+def test_repeats_after_blank_lines_are_reported_at_their_record_number(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    row = "a,T,https://x.example/,in_stock,{price},BRL\n"
+    path.write_text(hostile.HEADER + "\n\n" + row.format(price="1") + "\n,,,,,\n" + row.format(price="N/A") + "\n")
+    result = validate_file(path, GM, report_dir=tmp_path / "rep")
+    assert result.records_total == 2 and [(s.row, s.rule) for s in result.sample] == [(2, "id.unique"), (2, "price.type")]
+    assert result.file_warnings == ["4 blank line(s) skipped: a line with no value is not a record"]
