@@ -46,14 +46,15 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code runs (default: this one)")
     parser.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     args = parser.parse_args()
-    cases = {**{n: g for n, (g, _, _) in hostile.UNUSABLE.items()}, **{n: g for n, (g, _) in hostile.READABLE.items()}}
+    cases = {**{n: g for n, (g, _, _) in hostile.UNUSABLE.items()}, **{n: g for n, (g, _) in hostile.READABLE.items()},
+             "field_15mb (under the limit: read)": lambda folder: hostile.huge_field(folder, mb=15)}
     wanted = [c for c in args.cases.split(",") if c] or list(cases)
     print(f"# code: {args.root}")
     print("| case | file MB | exit | peak RSS MB | wall s | outcome |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="hostile-bench-") as tmp:
         for name in wanted:
-            folder = Path(tmp) / name
+            folder = Path(tmp) / name.split()[0]
             folder.mkdir()
             path = cases[name](folder)
             r = run_measured(args.root, path, Path(tmp) / "data")
