@@ -35,6 +35,8 @@ def _print_metrics(outcome, as_json: bool, sinks: str) -> None:
         print(f"  {field}: {count} record(s) with errors")
     for line in outcome.file_errors:
         print(f"  file: {line}")
+    for line in outcome.file_warnings:
+        print(f"  note: {line}")
     if m.error_report_uri:
         print(f"  error report: {m.error_report_uri}")
     for s in outcome.sample[:10]:

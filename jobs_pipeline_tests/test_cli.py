@@ -135,3 +135,15 @@ def test_progress_line_reads_records_rate_and_eta(tmp_path):
     now[0] = 1.0
     line = bar.line(500)
     assert line.startswith("[") and "500 records" in line and "MB/s" in line and "ETA 0:01" in line
+
+
+def test_blank_lines_are_a_file_note_not_records(tmp_path, data_dir, capsys):
+    from jobs_pipeline_tests.corpus.hostile import blank_lines
+
+    path = blank_lines(tmp_path)
+    assert main(["validate", str(path), "--marketplace", "google_merchant", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["records_total"] == 2
+    assert out["file_warnings"] == ["5 blank line(s) skipped: a line with no value is not a record"]
+    assert main(["validate", str(path), "--marketplace", "google_merchant"]) == 0
+    assert "  note: 5 blank line(s) skipped" in capsys.readouterr().out

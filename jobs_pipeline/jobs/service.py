@@ -39,6 +39,7 @@ class JobOutcome:
     error: ErrorInfo | None = None
     sample: list[RecordError] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
+    file_warnings: list[str] = field(default_factory=list)  # file-level notes (blank lines skipped, ...)
 
     @property
     def ok(self) -> bool:
@@ -55,6 +56,7 @@ class JobOutcome:
             "error": self.error.model_dump(mode="json") if self.error else None,
             "sample_errors": [vars(s) for s in self.sample],
             "file_errors": list(self.file_errors),
+            "file_warnings": list(self.file_warnings),
         }
 
 
@@ -168,7 +170,8 @@ class JobService:
             metrics = collector.collect(result)
             emit(EventType.COMPLETED, metrics.model_dump(mode="json"))
             return JobOutcome(job=job, status="completed", attempt=attempt, metrics=metrics,
-                              sample=result.sample, file_errors=result.file_errors)
+                              sample=result.sample, file_errors=result.file_errors,
+                              file_warnings=result.file_warnings)
         except Exception as exc:
             decision = self.retry_policy.decide(exc, attempt)
             error = ErrorInfo(
