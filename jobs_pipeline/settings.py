@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, description="POST each quality anomaly here (JSON); unset: log only.")
     anomaly_sensitivity: float = Field(3.0, gt=0, description="Robust score beyond which a change is an anomaly.")
     quality_dashboard_path: Path | None = Field(None, description="Dashboard HTML file (default <reports>/quality_dashboard.html).")
+    quality_snapshot_path: Path | None = Field(
+        None, description="Read-only snapshot for BI tools, the dashboard and alerts (default <duckdb>.snapshot.duckdb).")
+    event_dedup_window_days: int = Field(
+        2, ge=0, description="UTC days either side of new events searched for a re-emitted copy of an id.")
 
     # Queue backends (docs/queue-migration.md). Required ones: queue.requirements.check_queue_settings.
     celery_broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0.")

@@ -9,6 +9,7 @@ redelivered job never changes the counts. Uniqueness rests on serialised writers
 import os
 import threading
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import duckdb
 
@@ -67,6 +68,12 @@ _READ_COLUMNS = """{
 #: commits with its own ``lake_files`` rows, so an interruption only leaves later files new.
 BATCH_FILES = 1_000
 
+#: UTC days either side of a batch's days where held ids are looked for (``EVENT_DEDUP_WINDOW_DAYS``).
+DEDUP_WINDOW_DAYS = 2
+
+#: An event's UTC day, whatever the session's time zone.
+EVENT_DAY = "CAST(timezone('UTC', ts) AS DATE)"
+
 #: Serialises writes to ``job_events`` inside one process (see insert_new_events).
 WRITE_LOCK = threading.RLock()
 
@@ -96,14 +103,15 @@ FROM (
 """
 
 #: The rows appended by this transaction (``rowid > $last``) that must go again: ids the table
-#: held before, and every copy but the first of an id repeated within the batch. Also counts
-#: the batch, as a check that ``rowid > $last`` is exactly this batch.
+#: held before (looked for only where ``__SCOPE__``, constant ``ts`` ranges: see
+#: :func:`scope_of`), and every copy but the first of an id repeated within the batch. Also
+#: counts the batch, as a check that ``rowid > $last`` is exactly this batch.
 _DUPLICATES_SQL = """
 WITH batch AS (
     SELECT rowid AS rid, event_id, ts, source_file FROM job_events WHERE rowid > $last
 ), held AS (
     SELECT DISTINCT event_id FROM job_events
-    WHERE rowid <= $last AND event_id IN (SELECT event_id FROM batch)
+    WHERE rowid <= $last AND (__SCOPE__) AND event_id IN (SELECT event_id FROM batch)
 ), repeated AS (
     SELECT event_id FROM batch GROUP BY event_id HAVING count(*) > 1
 ), already_held AS (
@@ -129,6 +137,7 @@ class IngestStats:
     files: int
     events_read: int
     events_inserted: int
+    days: tuple[date, ...] = ()  # UTC days of the events read (the partitions that may have changed)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -161,12 +170,41 @@ def append_batch(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) 
     return last, appended
 
 
-def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int) -> int:
+def batch_days(con: duckdb.DuckDBPyConnection, last: int) -> list[date]:
+    """The UTC days of the rows appended after ``rowid`` ``last``, in order."""
+    return [r[0] for r in con.execute(f"SELECT DISTINCT {EVENT_DAY} FROM job_events WHERE rowid > $last "
+                                      "ORDER BY 1", {"last": last}).fetchall()]
+
+
+def scope_of(days: list[date], window_days: int = DEDUP_WINDOW_DAYS) -> str:
+    """SQL condition on ``ts``: the UTC ``days`` widened by ``window_days`` either side, as
+    merged constant ranges (constants, so DuckDB's zone maps skip every other row group)."""
+    ranges: list[list[date]] = []
+    for day in sorted(set(days)):
+        start, end = day - timedelta(days=window_days), day + timedelta(days=window_days + 1)
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], end)
+        else:
+            ranges.append([start, end])
+    if not ranges:
+        return "false"
+    return " OR ".join(f"(ts >= TIMESTAMPTZ '{a.isoformat()} 00:00:00+00' AND ts < TIMESTAMPTZ '{b.isoformat()} "
+                       "00:00:00+00')" for a, b in ranges)
+
+
+def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int, *,
+                    window_days: int = DEDUP_WINDOW_DAYS, days: list[date] | None = None) -> int:
     """Delete the batch's rows whose id was already held or repeats within it; returns the
-    rows deleted. Raises (so the caller rolls back) if ``rowid > last`` is not the batch."""
+    rows deleted. Raises (so the caller rolls back) if ``rowid > last`` is not the batch.
+
+    Held ids are looked for on the batch's own UTC days, ``window_days`` either side: a copy
+    with the same timestamp (a redelivered or replayed file, a late event, however late) is
+    always on its own day; only a copy re-emitted with a new timestamp (a job redelivered more
+    than ``window_days`` later) could slip through, which ``job_events_unique_ids`` counts."""
     if not appended:
         return 0
-    batch, doomed = con.execute(_DUPLICATES_SQL, {"last": last}).fetchall()[0]
+    scope = scope_of(batch_days(con, last) if days is None else days, window_days)
+    batch, doomed = con.execute(_DUPLICATES_SQL.replace("__SCOPE__", scope), {"last": last}).fetchall()[0]
     if batch != appended:
         raise RuntimeError(f"job_events: {batch} rows after rowid {last}, {appended} appended; rolled back")
     if doomed:
@@ -174,7 +212,8 @@ def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int) ->
     return len(doomed)
 
 
-def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict) -> int:
+def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict, *,
+                      window_days: int = DEDUP_WINDOW_DAYS) -> int:
     """New ids only, one row per id, inside the caller's transaction (hold :data:`WRITE_LOCK`);
     returns the rows added.
 
@@ -186,9 +225,10 @@ def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: d
     writers: one writing process per file (DuckDB's lock; the Dagster ``duckdb_writer`` pool
     has limit 1) and, within a process, :data:`WRITE_LOCK`, held by every write here and by
     the DuckDB emitter. The ``job_events_unique_ids`` check (:func:`duplicate_event_ids`)
-    keeps watching; a schema-1 database is migrated by :func:`ensure_schema`."""
+    keeps watching; a schema-1 database is migrated by :func:`ensure_schema`. Held ids are
+    looked for on the batch's days only (see :func:`drop_duplicates`)."""
     last, appended = append_batch(con, source_sql, params)
-    return appended - drop_duplicates(con, last, appended)
+    return appended - drop_duplicates(con, last, appended, window_days=window_days)
 
 
 def new_lake_files(con: duckdb.DuckDBPyConnection, source: LakeSource) -> list[str]:
@@ -202,7 +242,7 @@ def new_lake_files(con: duckdb.DuckDBPyConnection, source: LakeSource) -> list[s
 
 
 def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.PathLike, *,
-                max_files: int = 10_000) -> IngestStats:
+                max_files: int = 10_000, window_days: int = DEDUP_WINDOW_DAYS) -> IngestStats:
     """Load new lake files into ``job_events``; safe to run any number of times.
 
     ``source`` is a :class:`LakeSource` (see :func:`~jobs_pipeline.warehouse.lake_source.lake_source`)
@@ -213,11 +253,11 @@ def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.Pa
     if not names:
         return IngestStats(0, 0, 0)
     with source.fetch(names) as local:
-        return ingest_files(con, local, sources=None if local == names else names)
+        return ingest_files(con, local, sources=None if local == names else names, window_days=window_days)
 
 
 def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None,
-                 batch_files: int = BATCH_FILES) -> IngestStats:
+                 batch_files: int = BATCH_FILES, window_days: int = DEDUP_WINDOW_DAYS) -> IngestStats:
     """Load the given lake files, ``batch_files`` per transaction; ``sources`` (the names of
     downloaded copies in their lake) are recorded instead of the local paths in ``source_file``
     and ``lake_files``."""
@@ -229,15 +269,15 @@ def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: l
     if files:
         ensure_schema(con)
     for i in range(0, len(files), max(1, batch_files)):
-        read, inserted = _ingest_batch(con, files[i:i + batch_files], names[i:i + batch_files],
-                                       renamed=sources is not None)
+        read, inserted, days = _ingest_batch(con, files[i:i + batch_files], names[i:i + batch_files],
+                                             renamed=sources is not None, window_days=window_days)
         total = IngestStats(total.files + len(files[i:i + batch_files]), total.events_read + read,
-                            total.events_inserted + inserted)
+                            total.events_inserted + inserted, tuple(sorted({*total.days, *days})))
     return total
 
 
 def _ingest_batch(con: duckdb.DuckDBPyConnection, files: list[str], names: list[str], *,
-                  renamed: bool) -> tuple[int, int]:
+                  renamed: bool, window_days: int) -> tuple[int, int, list[date]]:
     """One transaction: the files' events (new ids only) and their ``lake_files`` rows."""
     source = f"read_json($files, format='newline_delimited', columns={_READ_COLUMNS}, filename=true)"
     params: dict = {"files": files}
@@ -255,8 +295,9 @@ def _ingest_batch(con: duckdb.DuckDBPyConnection, files: list[str], names: list[
                                "not attributed to a given file; rolled back")
         scalar(con, "INSERT INTO lake_files (path, events) SELECT unnest($names), unnest($counts)",
                {"names": names, "counts": [per_file.get(n, 0) for n in names]})
-        inserted = appended - drop_duplicates(con, last, appended)
-    return appended, inserted
+        days = batch_days(con, last)
+        inserted = appended - drop_duplicates(con, last, appended, window_days=window_days, days=days)
+    return appended, inserted, days
 
 
 def duplicate_event_ids(con: duckdb.DuckDBPyConnection) -> int:

@@ -10,7 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from jobs_pipeline.defs.quality import alerts as alerts_defs
-from jobs_pipeline.defs.quality.alerts import quality_alert_job, quality_alert_sensor
+from jobs_pipeline.defs.quality.alerts import database_version, quality_alert_job, quality_alert_sensor
 from jobs_pipeline.defs.resources.alerts import LogAlertSinkResource, WebhookAlertSinkResource, alert_sink_resource
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.settings import load_settings
@@ -27,8 +27,18 @@ def no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(alerts_defs, "SETTLE_SECONDS", 0.0)
 
 
-def _tick(instance, path: Path, cursor: str | None = None) -> dg.SensorResult:
+def _published(path: Path) -> DuckDBWarehouseResource:
+    """The resource, after the writer published its changes (as every writing asset does)."""
     warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
+    written = database_version(path)
+    if written is not None and (database_version(warehouse.snapshot_file()) or 0) < written:
+        with connect(path) as con:
+            warehouse.publish(con)
+    return warehouse
+
+
+def _tick(instance, path: Path, cursor: str | None = None) -> dg.SensorResult:
+    warehouse = _published(path)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse})
     result = quality_alert_sensor(context)
     if isinstance(result, dg.SkipReason):  # nothing to do this tick
@@ -106,7 +116,7 @@ def test_webhook_failure_fails_the_run(db_copy: Path, httpserver: HTTPServer) ->
 
 
 def _raw_tick(instance, path: Path, cursor: str | None = None):
-    warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
+    warehouse = _published(path)
     return quality_alert_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
                                                         resources={"warehouse": warehouse}))
 

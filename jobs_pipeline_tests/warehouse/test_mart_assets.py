@@ -105,6 +105,8 @@ def test_dashboard_asset_writes_the_page_and_links_it(db_copy: Path, tmp_path: P
     target = tmp_path / "out" / "dash.html"
     resources = {"warehouse": DuckDBWarehouseResource(path=str(db_copy), lake_dir=str(tmp_path / "lake"),
                                                       dashboard_path=str(target))}
+    with connect(db_copy) as con:  # the seeded database was written without the assets: publish it
+        resources["warehouse"].publish(con)
     with dg.instance_for_test() as instance:
         result = dg.materialize([mart_defs.quality_dashboard], resources=resources, instance=instance)
     assert result.success

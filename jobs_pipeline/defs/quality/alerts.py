@@ -94,15 +94,14 @@ def quality_alert_sensor(context: dg.SensorEvaluationContext,
        two runs with the same key for a sensor, even if the cursor were reset.
     3. The webhook gets the id as ``Idempotency-Key`` (a retry after a successful POST).
 
-    The database is opened read-only, and only when the file changed since the last complete
-    read and writers have been quiet for ``SETTLE_SECONDS`` (a reader makes a writer opening at
-    that instant fail)."""
+    It reads the published snapshot (never the writers' file, so it blocks no writer), only
+    when the snapshot changed since the last complete read and has been quiet for
+    ``SETTLE_SECONDS``."""
     state = json.loads(context.cursor) if context.cursor else {}
     alerted: dict[str, str] = state.get("alerted", {})
-    # DuckDB allows one writing process OR readers: every read-only open could make a writer
-    # starting at that instant fail. So open only when the file changed since the last
-    # complete read, and only once writers have been quiet for SETTLE_SECONDS.
-    version = database_version(warehouse.path)
+    # The snapshot is swapped in whole and no writer opens it; still, read it only when it
+    # changed since the last complete read and has been quiet for SETTLE_SECONDS.
+    version = database_version(warehouse.snapshot_file())
     if version is None:
         return dg.SkipReason("no quality database yet")
     if state.get("db_version") == version:
@@ -110,7 +109,7 @@ def quality_alert_sensor(context: dg.SensorEvaluationContext,
     if time.time() - version < SETTLE_SECONDS:
         return dg.SkipReason(f"quality database written less than {SETTLE_SECONDS:g} s ago; waiting")
     try:
-        with warehouse.connect(read_only=True) as con:
+        with warehouse.read_snapshot() as con:
             alerts, newest = pending_alerts(con, set(alerted))
     except (duckdb.IOException, duckdb.CatalogException) as exc:  # busy writer, or no marts yet
         return dg.SkipReason(f"quality anomalies not readable now: {type(exc).__name__}")

@@ -1,7 +1,7 @@
 """The BI marts as daily-partitioned Dagster assets, their checks, the dashboard and schedules.
 
 Thin wrappers over :mod:`jobs_pipeline.warehouse`. A partition is one UTC day; materialising it
-rewrites that day only, so backfills and re-runs are cheap. Today's partitions follow
+rewrites that day only (and its Parquet object with an S3 lake), then publishes the read snapshot. Today's partitions follow
 ``job_runs`` (:mod:`.automation`); ``marts_daily`` finalises yesterday at 00:45 UTC, after
 ``quality_tables_daily`` (00:15). Every mart must be fresh by 03:00 UTC (freshness policy).
 """
@@ -32,6 +32,12 @@ def _day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> d
     return date.fromisoformat(context.partition_key)
 
 
+def _publish(warehouse: DuckDBWarehouseResource, con, table: str, day: date) -> None:
+    """After a mart day changed: its Parquet object (S3 lake only), then the read snapshot."""
+    warehouse.export_days(con, table, [day])
+    warehouse.publish(con)
+
+
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
           freshness_policy=FRESHNESS, automation_condition=EAGER,
           description="Jobs, records, error_rate and warning_rate by marketplace, category, region and UTC day.")
@@ -44,6 +50,7 @@ def marketplace_quality_daily(context: dg.AssetExecutionContext,
             "SELECT coalesce(sum(jobs), 0), coalesce(sum(jobs_failed), 0), coalesce(sum(records_total), 0), "
             "coalesce(sum(records_error), 0) FROM marketplace_quality_daily WHERE day = $day", {"day": day},
         ).fetchall()[0]
+        _publish(warehouse, con, "marketplace_quality_daily", day)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows, "jobs": int(jobs), "jobs_failed": int(failed),
         "records_total": int(total), "overall_error_rate": float(errors / total) if total else 0.0,
@@ -62,6 +69,7 @@ def field_error_hotspots(context: dg.AssetExecutionContext,
                                    "WHERE day = $day AND kind = 'field'", {"day": day})
         top = con.execute("SELECT marketplace, name, errors, round(share, 3) FROM field_error_hotspots "
                           "WHERE day = $day AND kind = 'field' ORDER BY errors DESC LIMIT 10", {"day": day}).fetchall()
+        _publish(warehouse, con, "field_error_hotspots", day)
     table = "| marketplace | field | errors | share |\n|---|---|---|---|\n" + "\n".join(
         "| " + " | ".join(str(v) for v in row) + " |" for row in top)
     return dg.MaterializeResult(metadata={
@@ -81,6 +89,7 @@ def region_latency_daily(context: dg.AssetExecutionContext,
                           "WHERE day = $day", {"day": day})
         l95 = scalar(con, f"SELECT quantile_cont(latency_ms, 0.95) FROM ({FINISHED_RUNS}) "
                           "WHERE day = $day", {"day": day})
+        _publish(warehouse, con, "region_latency_daily", day)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "p95_processing_time_ms": float(p95 or 0.0), "p95_latency_ms": float(l95 or 0.0),
@@ -111,6 +120,7 @@ def quality_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig,
         judged, thin = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE status = 'not_enough_history') "
             "FROM quality_anomaly_scores WHERE day = $day", {"day": day}).fetchall()[0]
+        _publish(warehouse, con, "quality_anomaly_scores", day)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": int(judged), "anomalies": int(found), "judged": int(judged),
         "not_enough_history": int(thin), "threshold": float(threshold),
@@ -147,14 +157,13 @@ mart_checks = [_build_check(asset, table, name, figure, desc)
                for asset, table in MART_TABLES.items() for name, (figure, desc) in _CHECKS.items()]
 
 
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"html"},
+@dg.asset(group_name=GROUP, kinds={"html"},
           deps=[marketplace_quality_daily, field_error_hotspots, region_latency_daily, quality_anomalies],
           automation_condition=AFTER_MARTS,
           description="Self-contained offline HTML dashboard of the marts (QUALITY_DASHBOARD_PATH).")
 def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
-    # In the writer pool although it only reads: a read-only open fails while another
-    # process writes the file, so it queues behind the writers instead.
-    with warehouse.connect(read_only=True) as con:
+    # Reads the snapshot, which no writer holds: outside the writer pool.
+    with warehouse.read_snapshot() as con:
         path, data = write_dashboard(con, warehouse.dashboard_file())
     return dg.MaterializeResult(metadata={
         "dashboard": dg.MetadataValue.url(path.as_uri()),

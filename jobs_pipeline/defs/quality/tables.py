@@ -1,9 +1,9 @@
 """Quality tables in DuckDB: ``job_events`` -> ``job_runs`` -> ``marketplace_quality``.
 
 Thin wrappers over :mod:`jobs_pipeline.warehouse`; writers share the ``duckdb_writer`` pool
-(limit 1 in ``dagster.yaml``), and so do the read-only checks (DuckDB refuses a read-only open
-while another process writes). Refreshed hourly and after each other (:mod:`.automation`) and
-by ``quality_tables_daily``.
+(limit 1 in ``dagster.yaml``), and so do the checks reading the database itself. Each writer
+publishes the read snapshot after its change (people read that); with an S3 lake the events'
+changed days also go out as Parquet. Refreshed hourly and after each other (:mod:`.automation`).
 """
 
 import dagster as dg
@@ -28,14 +28,16 @@ GROUP = "quality"
           description="Every job event from the lake, once (incremental, de-duplicated by event_id).")
 def job_events(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        stats = ingest_lake(con, warehouse.lake_source())
+        stats = ingest_lake(con, warehouse.lake_source(), window_days=warehouse.dedup_window_days)
         rows = scalar(con, "SELECT count(*) FROM job_events")
+        exported = warehouse.export_days(con, "job_events", stats.days)
     context.log.info(f"ingested {stats.events_inserted} new events from {stats.files} lake files")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
         "files_ingested": stats.files,
         "events_read": stats.events_read,
         "events_inserted": stats.events_inserted,
+        "parquet_days_written": len(exported),
     })
 
 
@@ -45,6 +47,7 @@ def job_runs(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         rows = build_job_runs(con)
         failed = scalar(con, "SELECT count(*) FROM job_runs WHERE status = 'failed'")
+        warehouse.publish(con)
     return dg.MaterializeResult(metadata={"dagster/row_count": rows, "jobs_failed": failed})
 
 
@@ -58,6 +61,7 @@ def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeRes
             "SELECT marketplace, category, region, jobs, records_total, round(error_rate, 4) AS error_rate "
             "FROM marketplace_quality ORDER BY error_rate DESC LIMIT 20"
         ).fetchall()
+        warehouse.publish(con)
     table = "| marketplace | category | region | jobs | records | error_rate |\n|---|---|---|---|---|---|\n" + "\n".join(
         "| " + " | ".join(str(v) for v in row) + " |" for row in preview
     )
@@ -68,7 +72,8 @@ def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeRes
     })
 
 
-@dg.asset_check(asset=job_events, pool=DUCKDB_POOL, description="No event id appears twice.")
+@dg.asset_check(asset=job_events, pool=DUCKDB_POOL,
+                description="No event id appears twice (counts any re-emitted copy beyond EVENT_DEDUP_WINDOW_DAYS).")
 def job_events_unique_ids(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         dupes = duplicate_event_ids(con)
