@@ -4,6 +4,7 @@ import json
 
 from jobs_pipeline.storage.s3_objects import REASON_SUFFIX
 from jobs_pipeline_tests.aws.harness import SensorDriver, landing_resource, put_many
+from jobs_pipeline_tests.dagster_helpers import batch_feeds
 
 FEED = b"id,title\nSKU-1,Hello\n"
 KEY = "landing/google_merchant/electronics/BR/feed.csv"
@@ -16,7 +17,7 @@ def test_new_object_one_run_same_object_none_reupload_a_new_run(moto_server, s3,
     s3.put_object(Bucket=bucket, Key=KEY, Body=FEED)
     first = driver.tick().run_requests
     assert len(first) == 1
-    config = first[0].run_config["ops"]["describe_feed"]["config"]
+    [config] = batch_feeds(first)
     assert config["path"] == f"s3://{bucket}/{KEY}"
     assert (config["marketplace"], config["category"], config["region"]) == ("google_merchant", "electronics", "BR")
 
@@ -26,7 +27,7 @@ def test_new_object_one_run_same_object_none_reupload_a_new_run(moto_server, s3,
     s3.put_object(Bucket=bucket, Key=KEY, Body=FEED + b"SKU-2,World\n")  # re-uploaded, new ETag
     again = driver.tick().run_requests
     assert len(again) == 1 and again[0].run_key != first[0].run_key
-    assert again[0].run_config["ops"]["describe_feed"]["config"]["job_id"] != config["job_id"]
+    assert batch_feeds(again)[0]["job_id"] != config["job_id"]
     assert driver.run_keys() == []
 
 
@@ -41,7 +42,7 @@ def test_a_half_uploaded_multipart_object_is_not_picked_up(moto_server, s3, buck
     s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"],
                                  MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
     requests = driver.tick().run_requests
-    assert [r.run_config["ops"]["describe_feed"]["config"]["path"] for r in requests] == [f"s3://{bucket}/{key}"]
+    assert [f["path"] for f in batch_feeds(requests)] == [f"s3://{bucket}/{key}"]
     assert driver.run_keys() == []
 
 
@@ -53,7 +54,7 @@ def test_an_unusable_object_is_copied_to_quarantine_with_its_reason_and_left_in_
     s3.put_object(Bucket=bucket, Key=KEY, Body=FEED)
 
     requests = driver.tick().run_requests
-    assert [r.run_config["ops"]["describe_feed"]["config"]["path"] for r in requests] == [f"s3://{bucket}/{KEY}"]
+    assert [f["path"] for f in batch_feeds(requests)] == [f"s3://{bucket}/{KEY}"]
     copy_key = "quarantine/google_merchant/feed-without-folders.csv"
     assert s3.get_object(Bucket=bucket, Key=copy_key)["Body"].read() == FEED
     reason = json.loads(s3.get_object(Bucket=bucket, Key=copy_key + REASON_SUFFIX)["Body"].read())
@@ -96,8 +97,8 @@ def test_1000_objects_across_pages_each_launch_exactly_once_over_several_ticks(m
         ticks += 1
         requests = driver.tick().run_requests or []
         assert len(requests) <= 120
-        launched += [r.run_key for r in requests]
-        paths += [r.run_config["ops"]["describe_feed"]["config"]["path"] for r in requests]
+        launched += [f["file_key"] for f in batch_feeds(requests)]
+        paths += [f["path"] for f in batch_feeds(requests)]
         if not requests and json.loads(driver.cursor)["after"] == "" and len(launched) == 1000:
             break
     assert ticks > 8  # really spread over several ticks
@@ -124,7 +125,7 @@ def test_odd_keys_never_stop_the_sensor_and_are_quarantined_once_logged_escaped(
     driver = SensorDriver(instance, landing_resource(moto_server, bucket))
     capfd.readouterr()
     requests = driver.tick().run_requests
-    assert sorted(r.run_config["ops"]["describe_feed"]["config"]["path"] for r in requests) == sorted(
+    assert sorted(f["path"] for f in batch_feeds(requests)) == sorted(
         f"s3://{bucket}/{k}" for k in good)
     err = capfd.readouterr().err
     for reason in odd.values():

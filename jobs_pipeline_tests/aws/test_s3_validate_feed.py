@@ -64,7 +64,7 @@ def test_an_unusable_s3_feed_fails_with_job_failed_and_is_quarantined_with_the_o
 
     result = _run(settings, instance, resources, f"s3://{bucket}/{key}", spec)
     assert not result.success
-    assert error_type in result.failure_data_for_node("publish_outcome").error.message
+    assert error_type in result.failure_data_for_node("run_validation").error.message
     events = _lake_events(s3, bucket)
     assert [e["type"] for e in events] == ["job.started", "job.failed"]
     assert events[-1]["error"]["error_type"] == error_type

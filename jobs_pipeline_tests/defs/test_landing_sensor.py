@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
-from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.defs.feeds.validate_feeds import validate_feeds
 from jobs_pipeline.landing.files import context_from_relpath, scan_landing
 from jobs_pipeline.landing.plan import plan_tick
-from jobs_pipeline_tests.dagster_helpers import resources_for
+from jobs_pipeline_tests.dagster_helpers import batch_feeds, resources_for
 
 OLD = time.time() - 3600
 
@@ -88,9 +88,9 @@ def test_new_file_gives_one_run_request_and_same_file_none(settings, instance):
     first = tick(settings, instance)
     [request] = first.run_requests
     assert request.tags["marketplace"] == "google_merchant" and request.tags["tier"] == "free"
-    config = request.run_config["ops"]["describe_feed"]["config"]
+    [config] = batch_feeds([request])
     assert (config["category"], config["region"]) == ("electronics", "BR")
-    dg.validate_run_config(validate_feed, request.run_config)
+    dg.validate_run_config(validate_feeds, request.run_config)
     again = tick(settings, instance, cursor=first.cursor)
     assert again.run_requests == []
 
@@ -133,7 +133,7 @@ def test_an_undecodable_name_is_reported_once_escaped_and_the_others_launch(sett
     os.utime(folder + b"/feed-\xe9t\xe9.csv", (OLD, OLD))
     capfd.readouterr()
     first = tick(settings, instance)
-    assert [Path(r.run_config["ops"]["describe_feed"]["config"]["path"]).name for r in first.run_requests] == [
+    assert [Path(f["path"]).name for f in batch_feeds(first.run_requests)] == [
         "good.csv"]
     err = capfd.readouterr().err
     assert err.count("feed-\\xe9t\\xe9.csv") == 1 and "not valid UTF-8" in err
@@ -165,7 +165,7 @@ def test_a_symlink_is_never_followed_and_reported_once(settings, instance, tmp_p
     (settings.landing_dir / "amazon/toys/DE").symlink_to(outside_dir, target_is_directory=True)
     capfd.readouterr()
     first = tick(settings, instance)
-    paths = [r.run_config["ops"]["describe_feed"]["config"]["path"] for r in first.run_requests]
+    paths = [f["path"] for f in batch_feeds(first.run_requests)]
     assert [Path(p).name for p in paths] == ["good.csv"]
     err = capfd.readouterr().err
     assert err.count("amazon/toys/US/linked.csv: a symbolic link") == 1

@@ -48,7 +48,7 @@ def test_an_unusable_feed_fails_the_run_after_job_failed_and_its_outcome(setting
         raise_on_error=False,
     )
     assert not result.success
-    failure = result.failure_data_for_node("publish_outcome")
+    failure = result.failure_data_for_node("run_validation")
     assert "FeedFormatError" in failure.error.message
     events = lake_events(settings)
     assert [e["type"] for e in events] == ["job.started", "job.failed"]

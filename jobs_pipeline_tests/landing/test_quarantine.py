@@ -10,9 +10,10 @@ import dagster as dg
 from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
 from jobs_pipeline.defs.resources.deployments import resources_for
 from jobs_pipeline.defs.resources.landing import LandingZoneResource
-from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.defs.feeds.validate_feeds import validate_feeds
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.demo.samples import SampleFeed, write_sample
+from jobs_pipeline_tests.dagster_helpers import batch_feeds, file_steps
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -83,23 +84,24 @@ def test_sensor_run_quarantines_unusable_file_and_carries_on(settings, instance)
         ctx.update_cursor(None)
         first = landing_sensor(ctx)
     ctx2_cursor = first.cursor
-    requests = first.run_requests or []
+    requests = batch_feeds(first.run_requests)
     assert len(requests) == 2
     results = {}
-    for req in requests:
-        out = validate_feed.execute_in_process(run_config=req.run_config, instance=instance, resources=resources,
-                                               raise_on_error=False)
-        path = req.run_config["ops"]["describe_feed"]["config"]["path"]
-        results[Path(path).name] = out
-    assert results[good.name].success
+    for req in first.run_requests:  # one batch, one step per file
+        out = validate_feeds.execute_in_process(run_config=req.run_config, instance=instance, resources=resources,
+                                                raise_on_error=False)
+        steps = file_steps(out)
+        for feed in batch_feeds([req]):
+            results[Path(feed["path"]).name] = steps[feed["job_id"]]
+    assert results[good.name]["success"]
     failed = results["zip_many.zip"]
-    assert not failed.success
-    outcome = failed.output_for_node("run_validation")
-    assert outcome.status == "failed" and outcome.error.error_type == "FeedArchiveError"
-    assert outcome.error.message == "zip_many.zip: the zip holds 2 files; put exactly one feed in it"
+    assert not failed["success"]
+    outcome = failed["metadata"]
+    assert outcome["status"] == "failed" and outcome["error_type"] == "FeedArchiveError"
+    assert outcome["error"] == "zip_many.zip: the zip holds 2 files; put exactly one feed in it"
     moved = settings.quarantine_dir / "amazon" / "toys" / "US" / "zip_many.zip"
     assert not bad.exists() and moved.read_bytes() == (CORPUS / "zip_many.zip").read_bytes()
-    assert (moved.parent / "zip_many.zip.reason.txt").read_text().startswith(outcome.error.message)
+    assert (moved.parent / "zip_many.zip.reason.txt").read_text().startswith(outcome["error"])
     assert good.exists()
     with dg.build_sensor_context(instance=instance, resources={"landing": resources["landing"]},
                                  cursor=ctx2_cursor) as ctx:

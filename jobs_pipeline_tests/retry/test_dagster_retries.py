@@ -133,9 +133,9 @@ def test_permanent_error_fails_at_once_with_one_job_failed(settings, instance, t
     assert events[-1]["error"]["classification"] == "permanent"
     [row] = job_runs(settings.lake_dir, settings.duckdb_path)
     assert (row["status"], row["attempts"], row["retries"]) == ("failed", 1, 0)
-    # the failed outcome is still published, then the run fails (no retry of that either)
-    assert step_events(result, "publish_outcome", "STEP_FAILURE") == 1
-    assert step_events(result, "publish_outcome", "STEP_UP_FOR_RETRY") == 0
+    # the failed outcome is still published, then the step that failed fails (no retry of that either)
+    assert step_events(result, "run_validation", "STEP_FAILURE") == 1
+    assert step_events(result, "run_validation", "STEP_UP_FOR_RETRY") == 0
     assert published_outcomes(result, publisher) == 1
 
 

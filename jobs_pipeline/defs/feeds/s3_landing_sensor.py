@@ -1,16 +1,17 @@
 """``s3_landing_sensor``: the S3 twin of ``landing_sensor``, defined only when
 ``JOBS_PIPELINE_LANDING_URI`` is an ``s3://`` location.
 
-Same planning and run requests as the local sensor over a bounded, paginated listing; the
-``run_key`` digests key, size, LastModified and ETag, so a re-uploaded object runs again and an
+Same planning and batches as the local sensor over a bounded, paginated listing; a file's
+digest covers key, size, LastModified and ETag, so a re-uploaded object runs again and an
 unchanged one never does. An object at an unusable path or with an odd key (control or invisible
 characters, an empty or dot-only step) is copied to quarantine once, and logged escaped."""
 
 import dagster as dg
 
-from jobs_pipeline.defs.feeds.landing_sensor import run_request_for
+from jobs_pipeline.defs.feeds.batches import batch_requests, launchable
+from jobs_pipeline.defs.feeds.landing_sensor import INTERVAL_S
+from jobs_pipeline.defs.feeds.validate_feeds import validate_feeds
 from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
-from jobs_pipeline.defs.feeds.validate_feed import validate_feed
 from jobs_pipeline.settings import load_settings
 from jobs_pipeline.landing.files import shown
 from jobs_pipeline.landing.s3_plan import parse_s3_cursor, plan_s3_tick
@@ -42,18 +43,23 @@ def s3_landing_tick(context: dg.SensorEvaluationContext, s3_landing: S3LandingRe
         except Exception as exc:  # never fatal (a key too long for the prefix...); the object stays
             context.log.error(f"unusable landing object {shown(str(f.path))}: {reason}; "
                               f"cannot quarantine it: {type(exc).__name__}")
-    requests = [run_request_for(launch) for launch in plan.launches]
+    launches = launchable(context, SENSOR_NAME, plan.launches)
+    requests = batch_requests(launches, source="s3_landing", max_files_per_run=s3_landing.max_files_per_run)
     context.log.info(f"listed {len(window.files)} object(s) in {window.requests} request(s); "
-                     f"{len(requests)} new, {len(plan.deferred)} deferred, next after {plan.after!r}")
+                     f"{len(launches)} new in {len(requests)} run(s), {len(plan.deferred)} deferred, "
+                     f"next after {plan.after!r}")
     if not requests:
         return dg.SensorResult(skip_reason="no new or changed objects", cursor=plan.cursor)
     return dg.SensorResult(run_requests=requests, cursor=plan.cursor)
 
 
-def build_s3_landing_sensor(minimum_interval_seconds: int = 30) -> dg.SensorDefinition:
-    @dg.sensor(name="s3_landing_sensor", job=validate_feed, minimum_interval_seconds=minimum_interval_seconds,
+SENSOR_NAME = "s3_landing_sensor"
+
+
+def build_s3_landing_sensor(minimum_interval_seconds: int = INTERVAL_S) -> dg.SensorDefinition:
+    @dg.sensor(name=SENSOR_NAME, jobs=[validate_feeds], minimum_interval_seconds=minimum_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Launch validate_feed for each new or re-uploaded object under the S3 landing prefix.")
+               description="Launch validate_feeds batches for new or re-uploaded objects under the S3 landing prefix.")
     def s3_landing_sensor(context: dg.SensorEvaluationContext, s3_landing: S3LandingResource) -> dg.SensorResult:
         return s3_landing_tick(context, s3_landing)
 

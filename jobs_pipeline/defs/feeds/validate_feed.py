@@ -2,8 +2,8 @@
 on the tier's outcome queue.
 
 Validation, metrics and events stay in the one ``JobService.run`` call that the Celery worker
-and the CLI make too, so every path emits identical telemetry. A feed that fails validation
-still publishes its outcome, then fails the run."""
+and the CLI make too. A feed that fails validation publishes its outcome, then fails
+``run_validation`` with its one-line reason. Steps run in the run's own process."""
 
 import dataclasses
 import uuid
@@ -35,32 +35,34 @@ class FeedConfig(dg.Config):
     tier: Literal["free", "pro"] = "free"
     ruleset: str | None = Field(None, description="name@version; empty = the marketplace's latest.")
     job_id: str | None = Field(None, description="Set by sensors so a job keeps one id.")
+    file_key: str | None = Field(None, description="The file version's digest (landing sensors).")
     enqueued_at: str | None = Field(None, description="ISO-8601 time the job was queued.")
 
 
-@dg.op(description="Build the job from the run config and describe the file.")
-def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> ValidationJob:
+def job_from(config: FeedConfig) -> ValidationJob:
+    """The job a run config describes (a sensor's ``job_id`` is kept, so a file keeps one id)."""
     fields: dict = {}
     if config.job_id:
         fields["job_id"] = uuid.UUID(config.job_id)
     if config.enqueued_at:
         fields["enqueued_at"] = datetime.fromisoformat(config.enqueued_at)
-    job = ValidationJob(
+    return ValidationJob(
         feed_uri=config.path,
         context=JobContext(marketplace=config.marketplace, category=config.category, region=config.region,
                            ruleset=config.ruleset, tier=config.tier),
         **fields,
     )
-    path = Path(config.path)
-    size = path.stat().st_size if path.is_file() else -1
-    context.add_output_metadata({"job_id": str(job.job_id), "partition_key": job.partition_key,
-                                 "payload_size_bytes": size})
-    return job
 
 
-@dg.op(description="JobService.run: validate, collect metrics, emit job.* events.")
-def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
-                   landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
+def file_metadata(job: ValidationJob) -> dict:
+    """What the UI shows to find a file's outcome: its job id, path and partition."""
+    return {"job_id": str(job.job_id), "path": job.feed_uri, "partition_key": job.partition_key}
+
+
+def validate(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
+             landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
+    """``JobService.run`` on one file, then quarantine of an unusable one; a transient failure
+    becomes ``dg.RetryRequested`` (this step only, with the shared retry policy)."""
     service = job_service.get_service()
     try:
         # An s3:// feed runs on a local copy (jobs_pipeline.landing.feed_fetch); the outcome keeps the URI.
@@ -73,16 +75,32 @@ def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResour
                                 seconds_to_wait=exc.decision.delay_s) from exc
     finally:
         service.emitter.close()
-    metadata: dict = {"status": outcome.status, "attempt": outcome.attempt}
+    return outcome
+
+
+def outcome_metadata(outcome: JobOutcome) -> dict:
+    metadata: dict = {**file_metadata(outcome.job), "status": outcome.status, "attempt": outcome.attempt}
     if outcome.metrics:
         m = outcome.metrics
         metadata.update(records_total=m.records_total, records_error=m.records_error,
                         records_warning=m.records_warning, error_rate=m.error_rate,
                         warning_rate=m.warning_rate, processing_time_ms=m.processing_time_ms)
     if outcome.error:
-        metadata["error"] = f"{outcome.error.error_type}: {outcome.error.message}"
-    context.add_output_metadata(metadata)
-    return outcome
+        metadata.update(error_type=outcome.error.error_type, error=outcome.error.message)
+    return metadata
+
+
+def reason(outcome: JobOutcome) -> str:
+    """The one-line reason a job failed."""
+    error = outcome.error
+    if error is None:
+        return "job failed"
+    return f"{error.error_type}: {error.message}".splitlines()[0]
+
+
+def failure(outcome: JobOutcome) -> dg.Failure:
+    """The step's failure for a job that failed: its one-line reason and where to find it."""
+    return dg.Failure(description=reason(outcome), metadata=outcome_metadata(outcome), allow_retries=False)
 
 
 def _quarantine_local(context: dg.OpExecutionContext, landing: LandingZoneResource, outcome: JobOutcome) -> None:
@@ -100,39 +118,67 @@ def _quarantine_local(context: dg.OpExecutionContext, landing: LandingZoneResour
         context.log.warning(f"unusable feed moved to {moved} ({error.error_type})")
 
 
-@dg.op(description="Publish feed.validated on the tier's outcome queue; fail the run if the job failed.")
-def publish_outcome(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
+def publish_once(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
+    """Publish ``feed.validated`` on the tier's outcome queue (its kind routes it, never to a job queue)."""
     queue = job_service.queue
     if not queue.publish_outcomes:
         context.log.info(f"feed.validated for job {outcome.job.job_id} not published (PUBLISH_OUTCOMES=false)")
-    else:
-        # An outcome goes to the tier's *outcome* queue (its kind routes it), never to a job queue.
-        publisher = queue.get_publisher()
-        try:
-            receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
-        except Exception as exc:
-            # A broker outage the publisher did not retry itself retries this op, with the shared
-            # policy; a publisher that already used its attempts raises PublishRetriesExhausted,
-            # which is permanent (docs/retries.md): the attempts are not multiplied here.
-            decision = job_service.retry_policy().decide(exc, context.retry_number + 1)
-            if decision.retry:
-                context.log.warning(f"publish feed.validated: {decision.classification} ({decision.reason}); "
-                                    f"retry in {decision.delay_s:.2f}s")
-                raise dg.RetryRequested(max_retries=max(0, decision.max_attempts - 1),
-                                        seconds_to_wait=decision.delay_s) from exc
-            raise
-        finally:
-            publisher.close()
-        context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
+        return
+    publisher = queue.get_publisher()
+    try:
+        receipt = publisher.publish(QueueMessage.feed_validated(outcome.job, outcome.summary()))
+    finally:
+        publisher.close()
+    context.log.info(f"feed.validated for job {outcome.job.job_id} on {receipt.backend}/{receipt.queue}")
+
+
+def publish(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome,
+            attempt: int) -> None:
+    """:func:`publish_once`; a broker outage the publisher did not retry itself raises
+    ``dg.RetryRequested`` with the shared policy. A publisher that already used its attempts
+    raises PublishRetriesExhausted, which is permanent (docs/retries.md): never multiplied here."""
+    try:
+        publish_once(context, job_service, outcome)
+    except Exception as exc:
+        decision = job_service.retry_policy().decide(exc, attempt)
+        if decision.retry:
+            context.log.warning(f"publish feed.validated: {decision.classification} ({decision.reason}); "
+                                f"retry in {decision.delay_s:.2f}s")
+            raise dg.RetryRequested(max_retries=max(0, decision.max_attempts - 1),
+                                    seconds_to_wait=decision.delay_s) from exc
+        raise
+
+
+@dg.op(description="Build the job from the run config and describe the file.")
+def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> ValidationJob:
+    job = job_from(config)
+    path = Path(config.path)
+    size = path.stat().st_size if path.is_file() else -1
+    context.add_output_metadata({**file_metadata(job), "payload_size_bytes": size})
+    return job
+
+
+@dg.op(description="JobService.run: validate, collect metrics, emit job.* events; a failed job fails "
+                   "this step with its reason, after its outcome is published.")
+def run_validation(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
+                   landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
+    outcome = validate(context, job_service, s3_landing, landing, job)
     if not outcome.ok:
-        error = outcome.error
-        raise dg.Failure(
-            description=f"{error.error_type}: {error.message}" if error else "job failed",
-            metadata={"job_id": str(outcome.job.job_id), "partition_key": outcome.job.partition_key},
-            allow_retries=False,
-        )
+        # the step that failed is the one the user sees failing; the outcome still goes out first
+        publish(context, job_service, outcome, context.retry_number + 1)
+        raise failure(outcome)
+    context.add_output_metadata(outcome_metadata(outcome))
+    return outcome
 
 
-@dg.job(description="Validate one feed file against its marketplace ruleset.", tags={"kind": "validation"})
+@dg.op(description="Publish feed.validated on the tier's outcome queue.")
+def publish_outcome(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
+    publish(context, job_service, outcome, context.retry_number + 1)
+    if not outcome.ok:  # run_validation fails such a job itself; never reached through this job
+        raise failure(outcome)
+
+
+@dg.job(description="Validate one feed file against its marketplace ruleset (the launchpad, sqs_jobs_sensor).",
+        tags={"kind": "validation"}, executor_def=dg.in_process_executor)
 def validate_feed() -> None:
     publish_outcome(run_validation(describe_feed()))

@@ -9,5 +9,6 @@ class LandingZoneResource(dg.ConfigurableResource):
     landing_dir: str
     quarantine_dir: str
     tier: str = "free"
-    max_files_per_tick: int = 20
+    max_files_per_tick: int = 200
+    max_files_per_run: int = 25  # files per validate_feeds run (one step each)
     settle_seconds: float = 30.0
