@@ -12,6 +12,7 @@ Figures go to docs/benchmarks.md ("Warehouse history").
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -98,6 +99,7 @@ def main() -> None:
     tmp = Path(args.dir or tempfile.mkdtemp(prefix="warehouse-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores); folder {tmp}")
+    shutil.rmtree(tmp / "lake", ignore_errors=True)  # a reused folder: the same files again
     lake = LakeTelemetryEmitter(tmp / "lake", fsync=False)
     for i, e in enumerate(make_events(args.events, "new"), 1):
         lake.emit(e)
@@ -112,6 +114,10 @@ def main() -> None:
             t = time.perf_counter()
             build(paths[n], n)
             print(f"built {n:,} rows in {time.perf_counter() - t:.0f} s")
+        with connect(paths[n]) as con:  # leftovers of an interrupted earlier run
+            con.execute("DELETE FROM job_events WHERE source_file <> 'history'")
+            con.execute("DELETE FROM lake_files")
+            con.execute("CHECKPOINT")
     runs: dict[int, list[float]] = {n: [] for n in sizes}
     for r in range(args.rounds):
         for n in sizes:
