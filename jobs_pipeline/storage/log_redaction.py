@@ -7,6 +7,7 @@ sees the record; the access key id and the signature are not secrets and stay re
 
 import logging
 import re
+from collections.abc import Callable, Iterable
 
 _PATTERNS = [
     re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\"\s,}&]+"),
@@ -26,16 +27,35 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactAwsCredentials(logging.Filter):
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message through ``redact`` before any handler sees it."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is botocore's problem, not a reason to drop it
+        except Exception:  # a malformed record is the library's problem, not a reason to drop it
             return True
-        cleaned = redact(message)
+        cleaned = self.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
+
+
+def attach(log_filter: logging.Filter, loggers: Iterable[str]) -> None:
+    """Idempotent: ``log_filter`` on each of ``loggers``."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if log_filter not in logger.filters:
+            logger.addFilter(log_filter)
+
+
+class RedactAwsCredentials(RedactingFilter):
+    def __init__(self) -> None:
+        super().__init__(redact)
 
 
 _FILTER = RedactAwsCredentials()
@@ -43,7 +63,4 @@ _FILTER = RedactAwsCredentials()
 
 def install() -> None:
     """Idempotent: attach the filter to every request-printing botocore logger."""
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    attach(_FILTER, LOGGERS)

@@ -5,9 +5,10 @@ log lines name ``scheme://host:port`` only (:func:`endpoint`, :class:`DeliveryEr
 :func:`install_httpx_redaction` cuts httpx's own request log lines down the same way.
 """
 
-import logging
 import re
 from urllib.parse import urlsplit
+
+from jobs_pipeline.storage.log_redaction import RedactingFilter, attach
 
 #: ``scheme://[userinfo@]host[:port]`` then anything up to a blank or a quote.
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?:[^@/\s'\"<>]*@)?([^/?#\s'\"<>]*)[^\s'\"<>]*")
@@ -46,26 +47,13 @@ class DeliveryError(RuntimeError):
         super().__init__(f"{sink} at {self.endpoint}: {reason}")
 
 
-class RedactUrls(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the library's problem, not a reason to drop it
-            return True
-        cleaned = redact_urls(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_FILTER = RedactUrls()
+_FILTER = RedactingFilter(redact_urls)
 #: Loggers that print request URLs (httpx: one INFO line per request).
 LOGGERS = ("httpx",)
 
 
 def install_httpx_redaction() -> None:
     """Idempotent: httpx's request lines name the host only."""
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    attach(_FILTER, LOGGERS)
+
+
