@@ -224,21 +224,23 @@ def _tally(out: Backtest, outcome: FeedOutcome, counts: dict[str, _Counts]) -> N
     outcome.old_errors, outcome.new_errors = old.error_rows.len(), new.error_rows.len()
     outcome.newly_failing = new.error_rows.filter(~new.error_rows.is_in(old.error_rows.implode())).len()
     outcome.no_longer_failing = old.error_rows.filter(~old.error_rows.is_in(new.error_rows.implode())).len()
-    for key in old.by_rule.keys() | new.by_rule.keys():
-        change = out.rules.setdefault(key, Change())
-        a, b = old.by_rule.get(key, 0), new.by_rule.get(key, 0)
+    if _add_changes(out.rules, outcome.label, old.by_rule, new.by_rule):
+        outcome.counts_changed = True
+    _add_changes(out.fields, outcome.label, old.by_field, new.by_field)
+
+
+def _add_changes(changes: dict, label: str, old: dict, new: dict) -> bool:
+    """Add one feed's old and new counts per key to ``changes``; whether any count differs."""
+    differs = False
+    for key in old.keys() | new.keys():
+        change = changes.setdefault(key, Change())
+        a, b = old.get(key, 0), new.get(key, 0)
         change.old += a
         change.new += b
         if a != b:
-            change.feeds.add(outcome.label)
-            outcome.counts_changed = True
-    for fld in old.by_field.keys() | new.by_field.keys():
-        change = out.fields.setdefault(fld, Change())
-        a, b = old.by_field.get(fld, 0), new.by_field.get(fld, 0)
-        change.old += a
-        change.new += b
-        if a != b:
-            change.feeds.add(outcome.label)
+            change.feeds.add(label)
+            differs = True
+    return differs
 
 
 def render(result: Backtest) -> list[str]:
