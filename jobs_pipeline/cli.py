@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo end to end on embedded defaults")
     d.set_defaults(func=cmd_demo)
 
-    from jobs_pipeline.telemetry.replay import add_telemetry_parser
+    from jobs_pipeline.commands.telemetry import add_telemetry_parser
 
     add_telemetry_parser(sub)
     return parser
