@@ -1,9 +1,9 @@
 """``jobs-pipeline demo`` (``make demo``): the whole product on embedded defaults.
 
 Writes seeded sample feeds (plus an unusable and a misplaced file) into the landing folder,
-evaluates the real ``landing_sensor``, executes each ``validate_feed`` run in process on the local
-Dagster instance, materialises the quality tables with their checks and prints
-``marketplace_quality``. Idempotent: a run key that already ran never runs again."""
+evaluates the real ``landing_sensor``, runs each file's ``validate_feed`` in process under the
+sensor's name and the file's run key (so ``make dev`` never runs it again), materialises the
+quality tables and marts with their checks and prints ``marketplace_quality``."""
 
 import os
 from pathlib import Path
@@ -56,9 +56,11 @@ def _materialize_marts(instance: dg.DagsterInstance, resources: dict) -> str | N
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     daily = [marts.marketplace_quality_daily, marts.field_error_hotspots, marts.region_latency_daily,
              marts.quality_anomalies]
-    dg.materialize(daily, instance=instance, resources=resources, partition_key=today, run_config=QUIET)
+    result = dg.materialize([*daily, *marts.mart_checks], instance=instance, resources=resources,
+                            partition_key=today, run_config=QUIET)
+    checks = result.get_asset_check_evaluations()
     page = dg.materialize([marts.quality_dashboard], instance=instance, resources=resources, run_config=QUIET)
-    print(f"BI marts materialised for {today}")
+    print(f"BI marts materialised for {today}; checks passed: {sum(c.passed for c in checks)}/{len(checks)}")
     [mat] = page.asset_materializations_for_node("quality_dashboard")
     path = mat.metadata.get("path")
     return str(path.value) if path is not None else None
@@ -69,7 +71,8 @@ def run_demo(project_root: Path | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from jobs_pipeline.defs.feeds.landing_sensor import landing_sensor
+    from jobs_pipeline.defs.feeds.batches import RUN_KEY_TAG, SENSOR_NAME_TAG, feeds_of
+    from jobs_pipeline.defs.feeds.landing_sensor import SENSOR_NAME, landing_sensor
     from jobs_pipeline.defs.quality.tables import (
         job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
         marketplace_quality_rates_in_range,
@@ -77,6 +80,7 @@ def run_demo(project_root: Path | None = None) -> int:
     from jobs_pipeline.defs.resources.deployments import resources_for
     from jobs_pipeline.defs.resources.landing import LandingZoneResource
     from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+    from jobs_pipeline.domain.model import JobContext
     from jobs_pipeline.jobs.compose import load_checked_settings
     from jobs_pipeline.warehouse.connection import connect
 
@@ -100,19 +104,23 @@ def run_demo(project_root: Path | None = None) -> int:
             resources={"landing": resources["landing"]},
         )
         result = landing_sensor(context)
-        requests = result.run_requests or []
-        print(f"landing_sensor: {len(requests)} new file(s) in {settings.landing_dir}")
-        for request in requests:
-            done = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/run_key": request.run_key}), limit=1)
-            if done:
+        batches = result.run_requests or []
+        feeds = [feed for batch in batches for feed in feeds_of(batch)]
+        print(f"landing_sensor: {len(feeds)} new file(s) in {settings.landing_dir}")
+        for feed in feeds:
+            # tagged as the daemon's landing_sensor would tag this file's own run: it never runs again
+            ctx = JobContext(marketplace=feed["marketplace"], category=feed["category"], region=feed["region"],
+                             tier=feed["tier"])
+            tags = {"marketplace": ctx.marketplace, "tier": ctx.tier.value, "partition_key": ctx.partition_key,
+                    "source": "landing", SENSOR_NAME_TAG: SENSOR_NAME, RUN_KEY_TAG: feed["file_key"]}
+            if instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: feed["file_key"]}), limit=1):
                 continue
             run = validate_feed.execute_in_process(
-                run_config={**request.run_config, **QUIET}, instance=instance, resources=resources,
-                tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False,
+                run_config={"ops": {"describe_feed": {"config": feed}}, **QUIET}, instance=instance,
+                resources=resources, tags=tags, raise_on_error=False,
             )
-            path = request.run_config["ops"]["describe_feed"]["config"]["path"]
             status = "ok" if run.success else "FAILED (see job.failed event)"
-            print(f"  validate_feed {Path(path).relative_to(settings.landing_dir)}: {status}")
+            print(f"  validate_feed {Path(feed['path']).relative_to(settings.landing_dir)}: {status}")
         cursor_path.parent.mkdir(parents=True, exist_ok=True)
         cursor_path.write_text(result.cursor or "")
 

@@ -10,5 +10,5 @@ class LandingZoneResource(dg.ConfigurableResource):
     quarantine_dir: str
     tier: str = "free"
     max_files_per_tick: int = 200
-    max_files_per_run: int = 25  # files per validate_feeds run (one step each)
+    max_files_per_run: int = 100  # files per validate_feeds run (one step each)
     settle_seconds: float = 30.0

@@ -29,7 +29,7 @@ class S3LandingResource(dg.ConfigurableResource):
     reports_uri: str = ""  # JOBS_PIPELINE_REPORTS_URI: never listed as feeds if under the landing prefix
     tier: str = "free"
     max_files_per_tick: int = 200
-    max_files_per_run: int = 25  # files per validate_feeds run (one step each)
+    max_files_per_run: int = 100  # files per validate_feeds run (one step each)
     max_keys_per_tick: int = 5000
     page_size: int = 1000
     max_seen: int = 20_000
