@@ -7,9 +7,10 @@ and the CLI make too. A feed that fails validation publishes its outcome, then f
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
@@ -60,13 +61,14 @@ def file_metadata(job: ValidationJob) -> dict:
 
 
 def validate(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
-             landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
+             landing: LandingZoneResource, job: ValidationJob, s3_client: Callable[[], Any] | None = None) -> JobOutcome:
     """``JobService.run`` on one file, then quarantine of an unusable one; a transient failure
     becomes ``dg.RetryRequested`` (this step only, with the shared retry policy)."""
     service = job_service.get_service()
     try:
         # An s3:// feed runs on a local copy (jobs_pipeline.landing.feed_fetch); the outcome keeps the URI.
-        with fetched_feed(job, service, s3_landing.get_client, max_bytes=s3_landing.max_object_bytes) as run_job:
+        with fetched_feed(job, service, s3_client or s3_landing.get_client,
+                          max_bytes=s3_landing.max_object_bytes) as run_job:
             outcome = dataclasses.replace(service.run(run_job, attempt=context.retry_number + 1), job=job)
         s3_landing.quarantine_unusable(outcome, context.log)
         _quarantine_local(context, landing, outcome)

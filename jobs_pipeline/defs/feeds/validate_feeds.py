@@ -6,6 +6,7 @@ job id, events and metadata, fails alone with the file's one-line reason and ret
 transient failure. All steps run in the run's process (no process per step)."""
 
 import time
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -34,6 +35,18 @@ def plan_feeds(context: dg.OpExecutionContext, config: FeedBatchConfig):
     context.log.info(f"{len(config.feeds)} file(s) in this batch")
 
 
+_CLIENTS: dict[int, tuple[S3LandingResource, Any]] = {}
+
+
+def _s3_client(s3_landing: S3LandingResource) -> Any:
+    """One S3 client for all the steps of a run (building one costs more than a small feed's work)."""
+    hit = _CLIENTS.get(id(s3_landing))
+    if hit is None or hit[0] is not s3_landing:
+        _CLIENTS.clear()
+        hit = _CLIENTS[id(s3_landing)] = (s3_landing, s3_landing.get_client())
+    return hit[1]
+
+
 def _publish(context: dg.OpExecutionContext, job_service: JobServiceResource, outcome: JobOutcome) -> None:
     """Publish with the shared retry policy inside the step, so a broker outage never validates
     the file a second time; a permanent error (or the last attempt) fails the step."""
@@ -57,7 +70,7 @@ def _publish(context: dg.OpExecutionContext, job_service: JobServiceResource, ou
                    "a failed job fails this step with its reason.")
 def validate_file(context: dg.OpExecutionContext, job_service: JobServiceResource, s3_landing: S3LandingResource,
                   landing: LandingZoneResource, job: ValidationJob) -> JobOutcome:
-    outcome = validate(context, job_service, s3_landing, landing, job)
+    outcome = validate(context, job_service, s3_landing, landing, job, s3_client=lambda: _s3_client(s3_landing))
     _publish(context, job_service, outcome)
     if not outcome.ok:
         raise failure(outcome)
