@@ -69,3 +69,25 @@ def test_feed_size_limit_from_the_environment_applies_to_dagster_runs(data_dir, 
     assert not result.success
     assert [e["error"]["error_type"] for e in lake_events(settings) if e["type"] == "job.failed"] == [
         "FeedTooLargeError"]
+
+
+def test_the_log_sinks_job_lines_reach_the_run_logs(settings, monkeypatch):
+    """dagster.yaml's python_logs captures the `log` sink's logger, so job.* lines show in the run."""
+    from pathlib import Path
+
+    import dagster as dg
+    import yaml
+
+    monkeypatch.setenv("TELEMETRY_SINKS", "log,lake")
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster.yaml").read_text())
+    spec = DEMO_FEEDS[0]
+    path = write_sample(settings.data_dir / "in", spec)
+    with dg.instance_for_test(overrides={"python_logs": config["python_logs"]}) as instance:
+        from jobs_pipeline.jobs.compose import load_checked_settings
+
+        result = validate_feed.execute_in_process(
+            run_config=feed_run_config(path, spec.marketplace, spec.category, spec.region),
+            instance=instance, resources=resources_for(load_checked_settings()))
+        lines = [e.user_message for e in instance.all_logs(result.run_id) if '"type":"job.' in (e.user_message or "")]
+    assert result.success
+    assert ['"type":"job.started"' in lines[0], '"type":"job.completed"' in lines[-1]] == [True, True]
