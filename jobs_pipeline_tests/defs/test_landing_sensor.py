@@ -13,17 +13,14 @@ from jobs_pipeline.defs.feeds.validate_feeds import validate_feeds
 from jobs_pipeline.landing.files import context_from_relpath, scan_landing
 from jobs_pipeline.landing.plan import plan_tick
 from jobs_pipeline_tests.dagster_helpers import batch_feeds, resources_for
+from jobs_pipeline_tests.feeds import land
+
 
 OLD = time.time() - 3600
 
 
 def put(root: Path, relpath: str, text: str = "id,title\n1,x\n", mtime: float | None = OLD) -> Path:
-    path = root / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-    return path
+    return land(root, relpath, text, mtime)
 
 
 def tick(settings, instance, cursor=None, **landing):

@@ -9,18 +9,15 @@ from pathlib import Path
 
 from jobs_pipeline.landing.files import scan_landing
 from jobs_pipeline.landing.plan import plan_tick
+from jobs_pipeline_tests.feeds import land
+
 
 OLD = time.time() - 86_400
 LATER = 3_600.0
 
 
 def put(root: Path, relpath: str, text: str = "id,title\n1,x\n", mtime: float | None = OLD) -> Path:
-    path = root / relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-    return path
+    return land(root, relpath, text, mtime)
 
 
 def ticks(root: Path, cursor: str | None, n: int, **kwargs) -> tuple[list[str], list[str], str | None]:
