@@ -140,7 +140,8 @@ def run_demo(project_root: Path | None = None) -> int:
             "round(error_rate, 4) AS error_rate, round(warning_rate, 4) AS warning_rate "
             "FROM marketplace_quality ORDER BY marketplace, category, region"
         ).show(max_width=200)
-    print(f"DuckDB file: {settings.duckdb_path}  (open read-only from Metabase/Superset/duckdb CLI)")
+    print(f"DuckDB file: {settings.duckdb_path}  (the pipeline writes it)")
+    print(f"Read-only snapshot: {resources['warehouse'].snapshot_file()}  (open this one from Metabase/Superset/duckdb CLI)")
     if dashboard:
         print(f"Dashboard (offline HTML): {dashboard}")
     print("Open the Dagster UI: make dev  ->  http://127.0.0.1:3000")
