@@ -1,6 +1,6 @@
 """End to end on each backend, for the same file: ``JobService.submit`` -> queue -> consumer
-(in-process for memory, a real Celery worker subprocess, the SQS sensor + a validate_feed
-run) -> lake events -> ``job_runs`` / ``marketplace_quality``. Every job is published twice
+(in-process for memory, a real Celery worker subprocess, the SQS sensor + a validate_feeds
+batch run) -> lake events -> ``job_runs`` / ``marketplace_quality``. Every job is published twice
 (a client retry), and still appears once with the same metrics on every backend."""
 
 import json
@@ -15,7 +15,7 @@ from jobs_pipeline.defs.resources.job_service import JobServiceResource
 from jobs_pipeline.defs.resources.queue import InMemoryQueueResource, SQSQueueResource
 from jobs_pipeline.defs.resources.telemetry import TelemetryResource
 from jobs_pipeline.defs.feeds.sqs_sensor import SENSOR_NAME, sqs_jobs_sensor
-from jobs_pipeline.defs.feeds.validate_feed import validate_feed
+from jobs_pipeline.defs.feeds.validate_feeds import validate_feeds
 from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.jobs.service import JobService
 from jobs_pipeline.queue.celery_publisher import CeleryQueuePublisher
@@ -26,6 +26,7 @@ from jobs_pipeline.demo.samples import SampleFeed, write_sample
 from jobs_pipeline.telemetry.factory import build_emitter
 from jobs_pipeline.warehouse.events import ingest_lake
 from jobs_pipeline.warehouse.tables import build_job_runs, build_marketplace_quality
+from jobs_pipeline_tests.dagster_helpers import batch_feeds
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
 from jobs_pipeline_tests.queue.harness import create_sqs_queues
 
@@ -109,7 +110,7 @@ def test_celery_backend_with_a_real_worker(feed, tmp_path, reference, redis_serv
     check(lake, job, reference)
 
 
-def test_sqs_backend_with_the_sensor_and_validate_feed_runs(feed, tmp_path, reference, moto_server, settings) -> None:
+def test_sqs_backend_with_the_sensor_and_validate_feeds_runs(feed, tmp_path, reference, moto_server, settings) -> None:
     lake = tmp_path / "lake"
     client = sqs_client(region="us-east-1", endpoint_url=moto_server.endpoint_url)
     urls = create_sqs_queues(client, fifo=False)
@@ -135,7 +136,8 @@ def test_sqs_backend_with_the_sensor_and_validate_feed_runs(feed, tmp_path, refe
                 if existing:
                     continue
                 assert request.tags["tier"] == "pro" and request.tags["marketplace"] == FEED.marketplace
-                out = validate_feed.execute_in_process(
+                assert [f["job_id"] for f in batch_feeds([request])] == [str(job.job_id)]  # one step per job
+                out = validate_feeds.execute_in_process(
                     run_config=request.run_config, instance=instance,
                     resources={**resources_for(settings), "job_service": job_service},
                     tags={**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": SENSOR_NAME})

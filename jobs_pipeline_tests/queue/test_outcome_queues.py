@@ -26,7 +26,7 @@ from jobs_pipeline.demo.samples import DEMO_FEEDS, write_sample
 from jobs_pipeline.settings import SettingsError
 from jobs_pipeline.telemetry.memory import InMemoryTelemetryEmitter
 from jobs_pipeline_tests.celery_worker import celery_worker, wait_until
-from jobs_pipeline_tests.dagster_helpers import feed_run_config
+from jobs_pipeline_tests.dagster_helpers import batch_feeds, feed_run_config
 from jobs_pipeline_tests.queue.harness import QUEUE_ENV, Harness, create_sqs_outcome_queues, create_sqs_queues
 
 SPEC = DEMO_FEEDS[0]
@@ -255,7 +255,7 @@ def test_staging_with_sqs_publishes_the_outcome_on_the_outcome_queue_and_the_sen
     ctx = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME,
                                   resources={"sqs_jobs": resources["sqs_jobs"]})
     result = sqs_jobs_sensor(ctx)
-    assert [r.run_key for r in result.run_requests] == [job.message_id]
+    assert [f["job_id"] for f in batch_feeds(result.run_requests)] == [job.message_id]
     assert sqs_depth(client, outcome_urls["pro"]) == (1, 0)  # never received, so never bound for a DLQ
     body = client.receive_message(QueueUrl=outcome_urls["pro"], MessageAttributeNames=["All"])["Messages"][0]
     assert body["MessageAttributes"]["task"]["StringValue"] == FEED_VALIDATED

@@ -1,12 +1,14 @@
 """A tick's launches as ``validate_feeds`` run requests: pro before free, at most
 ``max_files_per_run`` files of one tier and marketplace per run. The run key digests the files'
 own run keys (content-addressed: the same versions never run twice, a changed file runs again);
-each file keeps its job id and its version digest (``file_key``) in the run config."""
+each file keeps its job id and its version digest (``file_key``) in the run config. Queued jobs
+(SQS) batch the same way, keyed by their job ids."""
 
 import hashlib
 
 import dagster as dg
 
+from jobs_pipeline.domain.model import ValidationJob
 from jobs_pipeline.landing.plan import Launch
 
 BATCH_JOB = "validate_feeds"
@@ -67,3 +69,43 @@ def launchable(context: dg.SensorEvaluationContext, sensor_name: str, launches: 
     if done:
         context.log.info(f"{len(done)} file version(s) already validated by their own run; not run again")
     return [l for l in launches if l.file.run_key not in done]
+
+
+def job_config(job: ValidationJob) -> dict:
+    """One queued job as a ``validate_feeds`` file entry (the job keeps its id and queue time)."""
+    ctx = job.context
+    config = {"path": job.feed_uri, "marketplace": ctx.marketplace, "category": ctx.category,
+              "region": ctx.region, "tier": ctx.tier.value, "job_id": str(job.job_id),
+              "enqueued_at": job.enqueued_at.isoformat()}
+    if ctx.ruleset:
+        config["ruleset"] = ctx.ruleset
+    return config
+
+
+def jobs_run_key(jobs: list[ValidationJob]) -> str:
+    """Content-addressed from the jobs' ids: the same jobs make the same key."""
+    return hashlib.sha256("|".join(sorted(str(j.job_id) for j in jobs)).encode()).hexdigest()[:32]
+
+
+def job_batch_requests(jobs: list[ValidationJob], *, source: str, max_jobs_per_run: int) -> list[dg.RunRequest]:
+    """Queued jobs (not files) as ``validate_feeds`` runs: one batch per tier, pro first, in the
+    order given, chunked to ``max_jobs_per_run``; tags as :func:`batch_requests`."""
+    groups: dict[str, list[ValidationJob]] = {}
+    for job in sorted(jobs, key=lambda j: j.context.tier.value != "pro"):
+        groups.setdefault(job.context.tier.value, []).append(job)
+    size = max(1, max_jobs_per_run)
+    requests = []
+    for tier, group in groups.items():
+        for start in range(0, len(group), size):
+            chunk = group[start:start + size]
+            tags = {"tier": tier, "source": source, "files": str(len(chunk)),
+                    "dagster/priority": PRIORITY.get(tier, "0")}
+            for name, values in (("marketplace", {j.context.marketplace for j in chunk}),
+                                 ("partition_key", {j.partition_key for j in chunk})):
+                if len(values) == 1:
+                    tags[name] = values.pop()
+            requests.append(dg.RunRequest(
+                run_key=jobs_run_key(chunk), job_name=BATCH_JOB, tags=tags,
+                run_config={"ops": {"plan_feeds": {"config": {"feeds": [job_config(j) for j in chunk]}}}},
+            ))
+    return requests
