@@ -18,6 +18,7 @@ from jobs_pipeline.queue.sqs_receiver import ReceivedMessage, delete, receive
 
 SENSOR_NAME = "sqs_jobs_sensor"
 MAX_JOBS_PER_RUN = 100  # a tick holds at most max_messages_per_tick jobs anyway
+INTERVAL_S = 5  # as the landing sensors: a burst drains in a few ticks, a lone job waits seconds
 MAX_LAUNCHED = 1000  # recently launched job ids kept in the cursor (redeliveries are skipped)
 
 
@@ -46,7 +47,7 @@ def _handle(message: ReceivedMessage) -> dict:
     return {"queue_url": message.queue_url, "handle": message.receipt_handle}
 
 
-@dg.sensor(jobs=[validate_feeds], name=SENSOR_NAME, minimum_interval_seconds=30,
+@dg.sensor(jobs=[validate_feeds], name=SENSOR_NAME, minimum_interval_seconds=INTERVAL_S,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Launch validate_feeds batches for the job messages on the SQS pro and free queues.")
 def sqs_jobs_sensor(context: dg.SensorEvaluationContext, sqs_jobs: SQSQueueResource) -> dg.SensorResult:

@@ -109,7 +109,7 @@ class SQSQueueResource(_OneBackend):
     max_publish_attempts: int = 3
     publish_retry_cap_s: float = 60.0
     consume_jobs: bool = True
-    max_messages_per_tick: int = 20
+    max_messages_per_tick: int = 100  # SQS receives 10 per call: 10 calls a tick at most
     visibility_timeout_s: int = 300
 
     def get_client(self) -> Any:
