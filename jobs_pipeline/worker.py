@@ -46,6 +46,7 @@ def make_app(settings: Settings) -> Celery:
 
 
 settings = compose.load_checked_settings()  # a wrong variable fails here, at import
+compose.install_rulesets(settings)  # a refused team ruleset fails the worker here too, not a task
 app = make_app(settings)
 
 _services: dict[int, JobService] = {}
