@@ -86,10 +86,18 @@ def socket_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
 
 
 def close_at_once(conn: socket.socket) -> None:
-    """Read the request, then hang up without an answer (a crashed upstream)."""
+    """Read the whole request, then hang up without an answer (a crashed upstream). The body is
+    read too: closing with unread bytes would send a reset instead of a clean hang-up."""
     conn.settimeout(2)
     with contextlib.suppress(OSError):
-        conn.recv(65536)
+        data = b""
+        while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length and (chunk := conn.recv(65536)):
+            body += chunk
 
 
 def never_answer(conn: socket.socket) -> None:
