@@ -39,7 +39,9 @@ SELECT r.job_id, r.task, r.marketplace, r.category, r.region, r.partition_key, r
        coalesce(r.records_warning, 0) AS records_warning,
        r.payload_size_bytes, r.processing_time_ms, r.latency_ms,
        coalesce(r.error_rate, 0) AS error_rate, coalesce(r.warning_rate, 0) AS warning_rate,
-       r.errors_by_field, r.metrics->'errors_by_rule' AS errors_by_rule, r.error_type, r.error_message
+       r.errors_by_field, r.metrics->'errors_by_rule' AS errors_by_rule,
+       r.metrics->'sole_errors_by_rule' AS sole_errors_by_rule,  -- NULL before the validator counted it
+       r.error_type, r.error_message
 FROM ranked r JOIN agg a USING (job_id)
 WHERE r.rn = 1
 """
