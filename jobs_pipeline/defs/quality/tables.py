@@ -8,10 +8,10 @@ changed days also go out as Parquet. Refreshed hourly and after each other (:mod
 
 import dagster as dg
 
-from jobs_pipeline.defs.quality.automation import EAGER, INGEST_HOURLY
+from jobs_pipeline.defs.quality.automation import EAGER
+from jobs_pipeline.defs.quality.events import DUCKDB_POOL, GROUP, job_events, job_events_unique_ids  # noqa: F401 (re-exported)
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import scalar
-from jobs_pipeline.warehouse.events import duplicate_event_ids, ingest_lake
 from jobs_pipeline.warehouse.tables import (
     build_job_runs,
     build_marketplace_quality,
@@ -19,26 +19,6 @@ from jobs_pipeline.warehouse.tables import (
     overall_error_rate,
     rates_out_of_range,
 )
-
-DUCKDB_POOL = "duckdb_writer"
-GROUP = "quality"
-
-
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, automation_condition=INGEST_HOURLY,
-          description="Every job event from the lake, once (incremental, de-duplicated by event_id).")
-def job_events(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        stats = ingest_lake(con, warehouse.lake_source(), window_days=warehouse.dedup_window_days)
-        rows = scalar(con, "SELECT count(*) FROM job_events")
-        exported = warehouse.export_days(con, "job_events", stats.days)
-    context.log.info(f"ingested {stats.events_inserted} new events from {stats.files} lake files")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows,
-        "files_ingested": stats.files,
-        "events_read": stats.events_read,
-        "events_inserted": stats.events_inserted,
-        "parquet_days_written": len(exported),
-    })
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_events], automation_condition=EAGER,
@@ -70,14 +50,6 @@ def marketplace_quality(warehouse: DuckDBWarehouseResource) -> dg.MaterializeRes
         "overall_error_rate": rate,
         "preview": dg.MetadataValue.md(table),
     })
-
-
-@dg.asset_check(asset=job_events, pool=DUCKDB_POOL,
-                description="No event id appears twice (counts any re-emitted copy beyond EVENT_DEDUP_WINDOW_DAYS).")
-def job_events_unique_ids(warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
-        dupes = duplicate_event_ids(con)
-    return dg.AssetCheckResult(passed=dupes == 0, metadata={"duplicate_event_ids": dupes})
 
 
 @dg.asset_check(asset=job_runs, pool=DUCKDB_POOL, description="One row per job and valid + error <= total.")
