@@ -1,4 +1,4 @@
-"""The BI marts as daily-partitioned Dagster assets, their checks, the dashboard and schedules.
+"""The BI marts as daily-partitioned Dagster assets, their checks (and the anomalies'), the job and schedule.
 
 Thin wrappers over :mod:`jobs_pipeline.warehouse`. A partition is one UTC day; materialising it
 rewrites that day only (and its Parquet object with an S3 lake), then publishes the read snapshot. Today's partitions follow
@@ -6,36 +6,21 @@ rewrites that day only (and its Parquet object with an S3 lake), then publishes 
 ``quality_tables_daily`` (00:15). Every mart must be fresh by 03:00 UTC (freshness policy).
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
-from jobs_pipeline.warehouse.detector import DetectorSettings
-from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
 from jobs_pipeline.defs.quality import tables
-from jobs_pipeline.defs.quality.automation import AFTER_FINISHED_DAY, AFTER_MARTS, EAGER
+from jobs_pipeline.defs.quality.anomalies import AnomalyConfig, quality_anomalies  # noqa: F401 (re-exported)
+from jobs_pipeline.defs.quality.automation import EAGER
+from jobs_pipeline.defs.quality.dashboard import dashboard_daily, dashboard_job, quality_dashboard  # noqa: F401
+from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, day_of as _day, publish_day as _publish
 from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
-from jobs_pipeline.warehouse import anomalies, marts
+from jobs_pipeline.warehouse import marts
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.mart_checks import check_day
 from jobs_pipeline.warehouse.tables import FINISHED_RUNS
-
-GROUP = "marts"
-# end_offset=1: today's partition exists too, so today's partial numbers can be refreshed
-# during the day (the demo does); the schedule below finalises yesterday after midnight.
-DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
-FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=3))
-
-
-def _day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
-    return date.fromisoformat(context.partition_key)
-
-
-def _publish(warehouse: DuckDBWarehouseResource, con, table: str, day: date) -> None:
-    """After a mart day changed: its Parquet object (S3 lake only), then the read snapshot."""
-    warehouse.export_days(con, table, [day])
-    warehouse.publish(con)
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
@@ -96,37 +81,6 @@ def region_latency_daily(context: dg.AssetExecutionContext,
     })
 
 
-class AnomalyConfig(dg.Config):
-    """Detector knobs; ``threshold`` unset means the warehouse's ``anomaly_sensitivity``
-    (``ANOMALY_SENSITIVITY``, default 3)."""
-
-    threshold: float | None = None
-    min_training_points: int = 7
-    training_weeks: int = 10
-
-
-@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[marketplace_quality_daily],
-          partitions_def=DAILY, freshness_policy=FRESHNESS, automation_condition=AFTER_FINISHED_DAY,
-          description="Error-rate spikes and volume changes per partition key, vs the same weekday "
-                      "(table quality_anomaly_scores, view quality_anomalies).")
-def quality_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig,
-                      warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
-    day = _day(context)
-    threshold = config.threshold if config.threshold is not None else warehouse.anomaly_sensitivity
-    settings = DetectorSettings(threshold=threshold, min_training_points=config.min_training_points,
-                                training_weeks=config.training_weeks)
-    with warehouse.connect() as con:
-        found = anomalies.refresh_day(con, day, settings)
-        judged, thin = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'not_enough_history') "
-            "FROM quality_anomaly_scores WHERE day = $day", {"day": day}).fetchall()[0]
-        _publish(warehouse, con, "quality_anomaly_scores", day)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": int(judged), "anomalies": int(found), "judged": int(judged),
-        "not_enough_history": int(thin), "threshold": float(threshold),
-    })
-
-
 MART_TABLES = {
     marketplace_quality_daily: "marketplace_quality_daily",
     field_error_hotspots: "field_error_hotspots",
@@ -157,23 +111,6 @@ mart_checks = [_build_check(asset, table, name, figure, desc)
                for asset, table in MART_TABLES.items() for name, (figure, desc) in _CHECKS.items()]
 
 
-@dg.asset(group_name=GROUP, kinds={"html"},
-          deps=[marketplace_quality_daily, field_error_hotspots, region_latency_daily, quality_anomalies],
-          automation_condition=AFTER_MARTS,
-          description="Self-contained offline HTML dashboard of the marts (QUALITY_DASHBOARD_PATH).")
-def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
-    # Reads the snapshot, which no writer holds: outside the writer pool.
-    with warehouse.read_snapshot() as con:
-        path, data = write_dashboard(con, warehouse.dashboard_file())
-    return dg.MaterializeResult(metadata={
-        "dashboard": dg.MetadataValue.url(path.as_uri()),
-        "path": dg.MetadataValue.path(str(path)),
-        "open_anomalies": len(data["anomalies"]),
-        **{f"{name}_points": len(data[key]) for name, key in zip(
-            CHARTS, ("error_rate", "top_fields", "latency", "anomalies"))},
-    })
-
-
 marts_job = dg.define_asset_job(
     "marts_job", selection=[marketplace_quality_daily, field_error_hotspots, region_latency_daily,
                             quality_anomalies],
@@ -188,14 +125,6 @@ def marts_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     yesterday = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"marts:{yesterday}", partition_key=yesterday)
 
-
-dashboard_job = dg.define_asset_job("quality_dashboard_job", selection=[quality_dashboard])
-
-dashboard_daily = dg.ScheduleDefinition(
-    name="quality_dashboard_daily", job=dashboard_job, cron_schedule="15 1 * * *", execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day at 01:15 UTC: redraw the dashboard (it also follows the marts as they update).",
-)
 
 quality_automation_sensor = dg.AutomationConditionSensorDefinition(
     "quality_automation_sensor", target=dg.AssetSelection.groups(tables.GROUP, GROUP),

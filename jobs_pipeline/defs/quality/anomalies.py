@@ -1,0 +1,46 @@
+"""``quality_anomalies``: one UTC day's error-rate spikes and volume changes per partition key.
+
+Thin wrapper over :mod:`jobs_pipeline.warehouse.anomalies` (the detector). Judges a day once its
+``marketplace_quality_daily`` partition is complete (:data:`.automation.AFTER_FINISHED_DAY`);
+its checks are built with the marts' (:mod:`.marts`).
+"""
+
+import dagster as dg
+
+from jobs_pipeline.defs.quality.automation import AFTER_FINISHED_DAY
+from jobs_pipeline.defs.quality.events import DUCKDB_POOL
+from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, day_of as _day, publish_day as _publish
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
+from jobs_pipeline.warehouse import anomalies
+from jobs_pipeline.warehouse.detector import DetectorSettings
+
+
+class AnomalyConfig(dg.Config):
+    """Detector knobs; ``threshold`` unset means the warehouse's ``anomaly_sensitivity``
+    (``ANOMALY_SENSITIVITY``, default 3)."""
+
+    threshold: float | None = None
+    min_training_points: int = 7
+    training_weeks: int = 10
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[dg.AssetKey("marketplace_quality_daily")],
+          partitions_def=DAILY, freshness_policy=FRESHNESS, automation_condition=AFTER_FINISHED_DAY,
+          description="Error-rate spikes and volume changes per partition key, vs the same weekday "
+                      "(table quality_anomaly_scores, view quality_anomalies).")
+def quality_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig,
+                      warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
+    threshold = config.threshold if config.threshold is not None else warehouse.anomaly_sensitivity
+    settings = DetectorSettings(threshold=threshold, min_training_points=config.min_training_points,
+                                training_weeks=config.training_weeks)
+    with warehouse.connect() as con:
+        found = anomalies.refresh_day(con, day, settings)
+        judged, thin = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'not_enough_history') "
+            "FROM quality_anomaly_scores WHERE day = $day", {"day": day}).fetchall()[0]
+        _publish(warehouse, con, "quality_anomaly_scores", day)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(judged), "anomalies": int(found), "judged": int(judged),
+        "not_enough_history": int(thin), "threshold": float(threshold),
+    })
