@@ -145,6 +145,8 @@ class Settings(BaseSettings):
         None, description="Read-only snapshot for BI tools, the dashboard and alerts (default <duckdb>.snapshot.duckdb).")
     event_dedup_window_days: int = Field(
         2, ge=0, description="UTC days either side of new events searched for a re-emitted copy of an id.")
+    lake_backlog_max_files: int = Field(
+        100, ge=0, description="Lake files with events not yet in job_events above which the backlog check fails.")
 
     # Queue backends (docs/queue-migration.md). Required ones: queue.requirements.check_queue_settings.
     celery_broker_url: str | None = Field(None, description="Celery broker, e.g. redis://host:6379/0.")
