@@ -1,20 +1,33 @@
-"""Seasonal, robust anomaly detection for daily quality metrics (pure Python, no I/O).
+"""Seasonal, robust anomaly detection for daily quality metrics, and incidents (numpy, no I/O).
 
-A day is judged against the same weekday of past weeks with a Theil–Sen baseline and a MAD
-scale, and alerts only past a score threshold and a minimum change; :func:`judge` says why.
+A day is judged against the same weekday of past weeks (a weekday median, corrected by the
+key's typical weekly growth, with a pooled week-over-week noise scale); consecutive anomalous
+days of one key and metric form one **incident** (opened, ongoing, then recovered or adapted),
+and keys of one region that open the same incident on the same day form one region incident.
+Everything is computed on arrays (keys x days) so a whole window is judged at once.
 Method and accuracy: docs/dashboards.md ("Anomaly detection"), docs/benchmarks.md.
 """
 
+import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from statistics import median
 from typing import Literal
 
+import numpy as np
+
 Direction = Literal["spike", "drop", "both"]
-Status = Literal["anomaly", "normal", "not_enough_history"]
+Status = Literal["anomaly", "normal", "not_enough_history", "partial_day"]
 
 MAD_TO_SIGMA = 1.4826
+
+# Verdict codes of :func:`judge_window` (per key and judged day).
+SKIP, THIN, NORMAL, ANOMALY = -1, 0, 1, 2  # no value / not_enough_history / normal / anomaly
+STATUS_NAMES = {THIN: "not_enough_history", NORMAL: "normal", ANOMALY: "anomaly"}
+# Incident states of :func:`track_incidents`.
+NONE, OPENED, ONGOING, RECOVERED, ADAPTED = 0, 1, 2, 3, 4
+STATE_NAMES = {OPENED: "opened", ONGOING: "ongoing", RECOVERED: "recovered", ADAPTED: "adapted"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,19 @@ class DetectorSettings:
     threshold: float = 3.0
     min_training_points: int = 7
     training_weeks: int = 10
+    #: The baseline is the median of the most recent ``baseline_weeks`` same weekdays.
+    baseline_weeks: int = 5
+    #: Largest weekly growth (either way) the baseline follows: a faster change is not a trend.
+    max_weekly_growth: float = 0.05
+    #: An open incident continues while the day still passes ``continue_factor`` x the
+    #: threshold and minimum changes in the same direction (hysteresis).
+    continue_factor: float = 0.5
+    #: How many past days are re-judged to find whether the judged day continues an incident.
+    incident_lookback_days: int = 35
+    #: Keys of one region opening the same incident the same day become one region incident
+    #: when they are at least this many and this share of the region's judged keys.
+    region_min_keys: int = 3
+    region_min_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,96 +87,213 @@ class Judgment:
         return self.status == "anomaly"
 
 
-def theil_sen(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """(slope, intercept) of the Theil–Sen line: medians, so robust to a few outliers."""
-    slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i])
-              for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i]]
-    slope = median(slopes) if slopes else 0.0
-    intercept = median(y - slope * x for x, y in zip(xs, ys))
-    return slope, intercept
+@dataclass
+class Verdicts:
+    """Arrays of shape (keys, judged days): one verdict per key and day."""
+
+    code: np.ndarray  # SKIP / THIN / NORMAL / ANOMALY
+    value: np.ndarray
+    baseline: np.ndarray
+    scale: np.ndarray
+    score: np.ndarray
+    sign: np.ndarray  # +1 spike, -1 drop
+    training_points: np.ndarray
+    training_first: np.ndarray  # day index of the oldest training point (-1: none)
+    training_last: np.ndarray  # day index of the newest training point (-1: none)
 
 
-def pooled_relative_scale(history: Mapping[date, float], day: date, settings: DetectorSettings,
-                          excluded: set[date]) -> float:
-    """``1.4826 * MAD`` of relative residuals pooled over the seven weekdays of the window."""
-    rel: list[float] = []
-    for offset in range(1, 8):
-        points = [(-float(k), float(history[d])) for k in range(settings.training_weeks)
-                  if (d := day - timedelta(days=offset + 7 * k)) in history and d not in excluded
-                  and history[d] is not None]
-        if len(points) < 3:
-            continue
-        slope, intercept = theil_sen([x for x, _ in points], [y for _, y in points])
-        for x, y in points:
-            fit = intercept + slope * x
-            if fit:
-                rel.append((y - fit) / abs(fit))
-    return MAD_TO_SIGMA * median(abs(r) for r in rel) if len(rel) >= 14 else 0.0
+def _quiet(fn, *args, **kwargs):
+    """numpy's nan-reductions warn on all-NaN slices, which are expected here (no history)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return fn(*args, **kwargs)
 
 
-def _verdict(rule: MetricRule, settings: DetectorSettings, value: float, baseline: float,
-             scale: float) -> tuple[Status, str, float]:
-    delta = value - baseline
+def _take(series: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``series[:, idx]`` with NaN where an index is negative (before the window)."""
+    out = series[:, np.clip(idx, 0, None)]
+    out[:, idx < 0] = np.nan
+    return out
+
+
+def judge_window(series: np.ndarray, days: np.ndarray, values: np.ndarray, rule: MetricRule,
+                 settings: DetectorSettings = DetectorSettings()) -> Verdicts:
+    """Judge ``values[:, i]`` (keys x judged days) on the day indices ``days`` of ``series``.
+
+    ``series`` (keys x window days) holds the history, NaN where a key has no usable value
+    (no data, a partial day, a day excluded from training). Why this shape:
+
+    * **Day-of-week seasonality.** A Monday is compared only with past Mondays: the training
+      set of day *D* is ``D-7, D-14, ... D-7*training_weeks``, strictly before *D*.
+    * **At least ``min_training_points`` (7) points**, else ``not_enough_history`` (never an alert).
+    * **Baseline: median of the last ``baseline_weeks`` (5) same weekdays**, times the key's
+      typical weekly growth over the lag of that median (the median of all week-over-week
+      changes in the window, capped at ``max_weekly_growth``). A median never leaves the range
+      of the data (never below zero), ignores a past spike, does not overshoot after a level
+      shift (a line fit through a step does), and lags a fast drift instead of following it,
+      so a drift is seen; a slow trend is followed through the growth factor.
+    * **Scale: pooled week-over-week noise.** ``1.4826 * MAD`` of the relative week-over-week
+      changes of all seven weekdays in the window (about 63 of them, so steadier than a MAD of
+      5-10 points; centring on their median removes the trend), divided by ``sqrt(2)`` (a
+      difference of two noisy days), times ``|baseline|`` and the median's own uncertainty
+      ``sqrt(1 + pi / (2 n))``. ``score = (value - baseline) / scale``.
+    * **Sensitivity** ``threshold`` (default 3) on the score, in the metric's direction, **and**
+      a minimum absolute and relative change (Elementary's ``ignore_small_changes``).
+    """
+    weeks, recent_n = settings.training_weeks, settings.baseline_weeks
+    n_keys, n_days = series.shape[0], len(days)
+    lags = 7 * np.arange(1, weeks + 1)
+    train = _take(series, (days[:, None] - lags[None, :]).ravel()).reshape(n_keys, n_days, weeks)
+    present = ~np.isnan(train)
+    n_train = present.sum(axis=2)
+    recent = train[:, :, :recent_n]
+    n_recent = (~np.isnan(recent)).sum(axis=2)
+    use_recent = n_recent >= 3
+    level = np.where(use_recent, _quiet(np.nanmedian, recent, axis=2), _quiet(np.nanmedian, train, axis=2))
+    n_used = np.where(use_recent, n_recent, n_train)
+    # Position (in weeks back) of the median of the points used: the lag the growth makes up.
+    lag_weeks = np.where(use_recent, (recent_n + 1) / 2, (weeks + 1) / 2)
+
+    # Week-over-week relative changes, all weekdays of the window before each judged day.
+    prev = np.full_like(series, np.nan)
+    prev[:, 7:] = series[:, :-7]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(prev > 0, (series - prev) / prev, np.nan)
+    back = np.arange(1, 7 * weeks - 6)  # 63 changes for 10 weeks
+    widx = days[:, None] - back[None, :]
+    changes = _take(change, widx.ravel()).reshape(n_keys, n_days, len(back))
+    changes[:, (widx - 7 < 0)] = np.nan  # a change needs both of its days inside the window
+    n_changes = (~np.isnan(changes)).sum(axis=2)
+    growth = _quiet(np.nanmedian, changes, axis=2)
+    spread = _quiet(np.nanmedian, np.abs(changes - growth[:, :, None]), axis=2)
+    rel_sigma = MAD_TO_SIGMA * spread / math.sqrt(2)
+    # Too few changes (gaps): fall back on the spread of the same-weekday points themselves.
+    own = MAD_TO_SIGMA * _quiet(np.nanmedian, np.abs(train - level[:, :, None]), axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own_rel = np.where(level > 0, own / level, 0.0)
+    pooled_ok = n_changes >= 14
+    rel_sigma = np.where(pooled_ok, rel_sigma, own_rel)
+    growth = np.where(pooled_ok, np.clip(growth, -settings.max_weekly_growth, settings.max_weekly_growth), 0.0)
+
+    baseline = np.maximum(level * (1 + growth) ** lag_weeks, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = rel_sigma * np.abs(baseline) * np.sqrt(1 + math.pi / (2 * np.maximum(n_used, 1)))
     # Scale floor: a perfectly flat history would give scale 0 and an infinite score.
-    scale = max(scale, 1e-9, 1e-6 * abs(baseline))
+    scale = np.maximum(np.nan_to_num(scale, nan=0.0), np.maximum(1e-9, 1e-6 * np.abs(baseline)))
+    delta = values - baseline
     score = delta / scale
-    direction = "spike" if delta > 0 else "drop"
-    allowed = rule.direction == "both" or rule.direction == direction
-    big_enough = abs(delta) >= rule.min_abs_change and (
-        abs(delta) >= rule.min_rel_change * abs(baseline) if baseline else True)
-    status: Status = "anomaly" if allowed and big_enough and abs(score) >= settings.threshold else "normal"
-    return status, direction, score
+    sign = np.where(delta > 0, 1, -1)
+    allowed = (rule.direction == "both") | ((sign > 0) == (rule.direction == "spike"))
+    with np.errstate(invalid="ignore"):
+        big = (np.abs(delta) >= rule.min_abs_change) & (
+            (baseline == 0) | (np.abs(delta) >= rule.min_rel_change * np.abs(baseline)))
+        flagged = allowed & big & (np.abs(score) >= settings.threshold)
+    enough = n_train >= settings.min_training_points
+    code = np.where(np.isnan(values), SKIP, np.where(~enough, THIN, np.where(flagged, ANOMALY, NORMAL)))
+    first = np.where(present, np.arange(weeks)[None, None, :], -1).max(axis=2)  # oldest lag index
+    last = np.where(present, np.arange(weeks)[None, None, :], weeks).min(axis=2)  # newest lag index
+    training_first = np.where(n_train > 0, days[None, :] - 7 * (first + 1), -1)
+    training_last = np.where(n_train > 0, days[None, :] - 7 * (last + 1), -1)
+    return Verdicts(code, values, baseline, scale, score, sign, n_train, training_first, training_last)
+
+
+@dataclass
+class Incidents:
+    """Arrays of shape (keys, judged days): the incident each verdict belongs to."""
+
+    state: np.ndarray  # NONE / OPENED / ONGOING / RECOVERED / ADAPTED
+    start: np.ndarray  # column (judged-day position) where the incident opened, -1 if none
+    sign: np.ndarray  # +1 spike, -1 drop, 0 none
+    regional: np.ndarray  # bool: opened together with its region's keys (one region incident)
+
+
+def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
+                    settings: DetectorSettings = DetectorSettings()) -> Incidents:
+    """Walk the judged days in order and group consecutive anomalous days into incidents.
+
+    * An anomaly on a key with no open incident **opens** one.
+    * The next days **continue** it while they deviate the same way and still pass
+      ``continue_factor`` x the threshold and minimum changes: a level shift stays one incident
+      (one alert) rather than a new alert each day the baseline has not caught up.
+    * The first day that does not closes it: **recovered** when the value is back within half
+      the opening deviation of the opening baseline, else **adapted** (the baseline caught up
+      with a lasting new level). Days without a value or verdict leave an incident as it is.
+    * A region incident: when at least ``region_min_keys`` keys of one region, and
+      ``region_min_share`` of its keys judged that day, open an incident in the same direction
+      on the same day (a regional holiday, a regional outage), they are one incident.
+    """
+    n_keys, n_days = v.code.shape
+    c = settings.continue_factor
+    state = np.zeros((n_keys, n_days), dtype=np.int8)
+    start = np.full((n_keys, n_days), -1, dtype=np.int32)
+    sign = np.zeros((n_keys, n_days), dtype=np.int8)
+    regional = np.zeros((n_keys, n_days), dtype=bool)
+    open_sign = np.zeros(n_keys, dtype=np.int8)
+    open_start = np.full(n_keys, -1, dtype=np.int32)
+    open_regional = np.zeros(n_keys, dtype=bool)
+    open_base = np.zeros(n_keys)
+    open_delta = np.zeros(n_keys)
+    region_ids, region_of = np.unique(regions, return_inverse=True)
+    for j in range(n_days):
+        code, sgn = v.code[:, j], v.sign[:, j]
+        delta = v.value[:, j] - v.baseline[:, j]
+        judged = code >= NORMAL
+        with np.errstate(invalid="ignore"):
+            keeps = (judged & (open_sign != 0) & (sgn == open_sign)
+                     & (np.abs(v.score[:, j]) >= c * settings.threshold)
+                     & (np.abs(delta) >= c * rule.min_abs_change)
+                     & ((v.baseline[:, j] == 0) | (np.abs(delta) >= c * rule.min_rel_change * np.abs(v.baseline[:, j]))))
+        keeps |= judged & (open_sign != 0) & (code == ANOMALY) & (sgn == open_sign)
+        closes = judged & (open_sign != 0) & ~keeps
+        opens = (code == ANOMALY) & ((open_sign == 0) | closes)
+        # Region incidents: many keys of one region opening the same way on the same day.
+        grouped = np.zeros(n_keys, dtype=bool)
+        for s in (1, -1):
+            mask = opens & (sgn == s)
+            if mask.sum() < settings.region_min_keys:
+                continue
+            opened_in = np.bincount(region_of[mask], minlength=len(region_ids))
+            judged_in = np.bincount(region_of[judged], minlength=len(region_ids))
+            wide = (opened_in >= settings.region_min_keys) & (opened_in >= settings.region_min_share * judged_in)
+            grouped |= mask & wide[region_of]
+        with np.errstate(invalid="ignore"):
+            back = np.abs(v.value[:, j] - open_base) <= 0.5 * np.abs(open_delta)
+        state[:, j] = np.where(opens, OPENED, np.where(keeps, ONGOING,
+                               np.where(closes, np.where(back, RECOVERED, ADAPTED), NONE)))
+        open_sign = np.where(opens, sgn, np.where(closes, 0, open_sign)).astype(np.int8)
+        open_start = np.where(opens, j, np.where(closes, -1, open_start)).astype(np.int32)
+        open_regional = np.where(opens, grouped, open_regional & ~closes)
+        open_base = np.where(opens, v.baseline[:, j], open_base)
+        open_delta = np.where(opens, delta, open_delta)
+        in_incident = (state[:, j] == OPENED) | (state[:, j] == ONGOING)
+        closed_now = (state[:, j] == RECOVERED) | (state[:, j] == ADAPTED)
+        start[:, j] = np.where(in_incident, open_start, np.where(closed_now, start[:, j - 1] if j else -1, -1))
+        sign[:, j] = np.where(in_incident, open_sign, np.where(closed_now, sign[:, j - 1] if j else 0, 0))
+        regional[:, j] = np.where(in_incident, open_regional, closed_now & (regional[:, j - 1] if j else False))
+    return Incidents(state, start, sign, regional)
 
 
 def judge(history: Mapping[date, float], day: date, value: float, rule: MetricRule,
           settings: DetectorSettings = DetectorSettings(), exclude: Iterable[date] = ()) -> Judgment:
-    """Judge ``value`` observed on ``day`` against the same weekday in ``history``.
-
-    Why this shape:
-
-    * **Day-of-week seasonality.** Feeds have a weekly rhythm (little volume at weekends, a
-      backlog on Mondays), so a Monday is compared only with past Mondays: the training set of
-      day *D* is ``D-7, D-14, ... D-7*training_weeks``.
-    * **The judged days never train themselves.** Training days are strictly before *D* and any
-      day in ``exclude`` (the other days judged in the same run) is dropped, the Elementary
-      false-negative trap (``exclude_detection_period_from_training=false``) avoided.
-    * **At least ``min_training_points`` (7) points**, else the verdict is
-      ``not_enough_history`` and never an alert (Elementary dropped its minimum in 2023).
-    * **Robust baseline and scale.** A Theil–Sen line through the same-weekday points (median
-      of pairwise slopes, so a slow trend does not look like a spike and one past outlier does
-      not move the line) predicts *D*; the scale is ``1.4826 * MAD`` of the residuals, i.e. a
-      standard deviation under normal noise that past anomalies cannot inflate.
-      ``score = (value - baseline) / scale``.
-    * **Sensitivity** ``threshold`` (default 3) on the score, in the metric's direction
-      (error-rate spikes only; volume both ways), **and** a minimum change: the absolute
-      ``|value - baseline|`` must reach ``min_abs_change`` and the relative change
-      ``min_rel_change`` (Elementary's ``ignore_small_changes``), so tiny rates never alert.
-    """
+    """Judge one ``value`` observed on ``day`` against ``history`` (one key): :func:`judge_window`
+    on a one-row window. Days in ``exclude`` (and ``day`` itself) never train."""
     excluded = set(exclude) | {day}
-    training = [(k, history[d]) for k in range(1, settings.training_weeks + 1)
-                if (d := day - timedelta(days=7 * k)) in history and d not in excluded
-                and history[d] is not None]
-    n = len(training)
-    if n < settings.min_training_points:
-        return Judgment("not_enough_history", rule.metric, value, None, None, None, None, n,
-                        None if not training else day - timedelta(days=7 * training[-1][0]),
-                        None if not training else day - timedelta(days=7 * training[0][0]))
-    xs = [-float(k) for k, _ in training]
-    ys = [float(v) for _, v in training]
-    slope, intercept = theil_sen(xs, ys)
-    residuals = [y - (intercept + slope * x) for x, y in zip(xs, ys)]
-    scale = MAD_TO_SIGMA * median(abs(r) for r in residuals)
-    # A MAD of 7-10 points is often far too small by chance; the relative spread of all
-    # weekdays in the same window (each against its own weekday line) is a steadier floor.
-    scale = max(scale, pooled_relative_scale(history, day, settings, excluded) * abs(intercept))
-    # Predicting one step beyond the fitted points is less certain than fitting them
-    # (regression prediction interval: sqrt(1 + 1/n + mean(x)^2 / Sxx)).
-    mean_x = sum(xs) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs) or 1.0
-    scale *= (1 + 1 / n + mean_x ** 2 / sxx) ** 0.5
-    status, direction, score = _verdict(rule, settings, value, intercept, scale)
-    return Judgment(status, rule.metric, value, direction, intercept, scale, score, n,
-                    day - timedelta(days=7 * training[-1][0]), day - timedelta(days=7 * training[0][0]))
+    span = 7 * settings.training_weeks
+    start = day - timedelta(days=span)
+    series = np.full((1, span + 1), np.nan)
+    for i in range(span):
+        d = start + timedelta(days=i)
+        if d in history and d not in excluded and history[d] is not None:
+            series[0, i] = float(history[d])
+    v = judge_window(series, np.array([span]), np.array([[float(value)]]), rule, settings)
+    code = int(v.code[0, 0])
+    n = int(v.training_points[0, 0])
+    first, last = int(v.training_first[0, 0]), int(v.training_last[0, 0])
+    window = (start + timedelta(days=first) if first >= 0 else None, start + timedelta(days=last) if last >= 0 else None)
+    if code == THIN:
+        return Judgment("not_enough_history", rule.metric, value, None, None, None, None, n, *window)
+    return Judgment(STATUS_NAMES[code], rule.metric, value, "spike" if v.sign[0, 0] > 0 else "drop",
+                    float(v.baseline[0, 0]), float(v.scale[0, 0]), float(v.score[0, 0]), n, *window)
 
 
 def judge_zscore(history: Mapping[date, float], day: date, value: float, rule: MetricRule,
@@ -166,5 +309,12 @@ def judge_zscore(history: Mapping[date, float], day: date, value: float, rule: M
         return Judgment("not_enough_history", rule.metric, value, None, None, None, None, len(ys), None, None)
     mean = sum(ys) / len(ys)
     std = (sum((y - mean) ** 2 for y in ys) / (len(ys) - 1)) ** 0.5
-    status, direction, score = _verdict(rule, settings, value, mean, std)
+    delta = value - mean
+    scale = max(std, 1e-9, 1e-6 * abs(mean))
+    score = delta / scale
+    direction = "spike" if delta > 0 else "drop"
+    allowed = rule.direction == "both" or rule.direction == direction
+    big_enough = abs(delta) >= rule.min_abs_change and (
+        abs(delta) >= rule.min_rel_change * abs(mean) if mean else True)
+    status: Status = "anomaly" if allowed and big_enough and abs(score) >= settings.threshold else "normal"
     return Judgment(status, rule.metric, value, direction, mean, std, score, len(ys), min(days), max(days))
