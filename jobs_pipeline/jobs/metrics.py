@@ -33,6 +33,9 @@ class ValidationMetrics(BaseModel):
     errors_by_field: dict[str, NonNegativeInt] = Field(default_factory=dict)
     warnings_by_field: dict[str, NonNegativeInt] = Field(default_factory=dict)
     errors_by_rule: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    sole_errors_by_rule: dict[str, NonNegativeInt] = Field(
+        default_factory=dict,
+        description="Per error rule, the error records it alone fails: fixing it would make them valid.")
     processing_time_ms: NonNegativeFloat
     latency_ms: NonNegativeFloat = Field(description="From enqueue to the end of processing.")
     error_rate: float = Field(ge=0.0, le=1.0)
@@ -55,6 +58,8 @@ class ValidationMetrics(BaseModel):
             )
         if self.records_warning > self.records_valid:
             raise ValueError("records_warning cannot exceed records_valid (warning records are valid)")
+        if sum(self.sole_errors_by_rule.values()) > self.records_error:
+            raise ValueError("sole_errors_by_rule cannot sum above records_error (a record fails alone once at most)")
         for name, part in (("error_rate", self.records_error), ("warning_rate", self.records_warning)):
             expected = rate(part, self.records_total)
             if abs(getattr(self, name) - expected) > 1e-9:
@@ -115,6 +120,7 @@ class MetricsCollector:
             errors_by_field=dict(result.errors_by_field),
             warnings_by_field=dict(result.warnings_by_field),
             errors_by_rule=dict(result.errors_by_rule),
+            sole_errors_by_rule=dict(result.sole_errors_by_rule),
             processing_time_ms=round(self.elapsed_ms(), 3),
             latency_ms=round(self.latency_ms(), 3),
             error_rate=rate(result.records_error, result.records_total),

@@ -9,7 +9,7 @@ from typing import Any
 MAX_EVENT_BYTES = 64 * 1024
 TOP_N = 25
 MAX_KEY_CHARS = 120
-BOUNDED_MAPS = ("errors_by_field", "warnings_by_field", "errors_by_rule")
+BOUNDED_MAPS = ("errors_by_field", "warnings_by_field", "errors_by_rule", "sole_errors_by_rule")
 
 
 def _needs_bounding(metrics: dict[str, Any], top_n: int) -> bool:

@@ -27,6 +27,7 @@ from jobs_pipeline.validation.sources import PlainFeed, ReadLimits, full_encodin
 
 ROW = "__row"
 BLANK = "__blank"
+SOLE = "__sole"  # the record fails exactly one error rule
 REPORT_SLICE_RECORDS = 50_000
 SAMPLE_VALUE_CHARS = 120
 
@@ -115,11 +116,16 @@ class _Pass:
             by_field.setdefault((r.severity, r.field), []).append(_flag(i))
         self.by_field = by_field
         is_error = _any(err)
+        self.error_idx = [i for i, r in enumerate(rules) if r.severity == "error"]
+        # Per failing row, whether it fails exactly one error rule (:data:`SOLE`, computed once
+        # a row in :meth:`finish`); that rule's ``sole:`` count is its flag masked by it.
+        self.sole = (pl.sum_horizontal([pl.col(f).cast(pl.UInt32) for f in err]) == 1) if err else pl.lit(False)
         self.aggregates = [
             is_error.sum().alias("error"),
             (_any(warn) & ~is_error).sum().alias("warning"),
             *[pl.col(_flag(i)).sum().alias(f"rule:{i}") for i in range(len(rules))],
             *[_any(names).sum().alias(f"field:{s}:{f}") for (s, f), names in by_field.items()],
+            *[(pl.col(_flag(i)) & pl.col(SOLE)).sum().alias(f"sole:{i}") for i in self.error_idx],
         ]
         self.reportable = [i for i in range(len(rules)) if i not in self.absent_idx]
         # Fields whose value the report shows: every present field a reportable rule is on.
@@ -227,10 +233,19 @@ class _Pass:
         return failing.with_columns((pl.col(ROW) - before.cast(pl.Int64)).alias(ROW))
 
     def _count_absent(self) -> None:
-        """An absent required column fails its rule on every record (never streamed)."""
+        """An absent required column fails its rule on every record (never streamed).
+
+        So every record fails it: with one such error rule, the records failing no streamed
+        error rule fail it alone; with two or more, no record fails a single error rule."""
         if not self.absent_idx:
             return
         t, total = self.totals, self.total
+        absent_errors = [i for i in self.absent_idx if self.rules[i].severity == "error"]
+        if absent_errors:
+            for i in self.error_idx:
+                t[f"sole:{i}"] = 0
+            if len(absent_errors) == 1:
+                t[f"sole:{absent_errors[0]}"] = total - t["error"]  # ``error`` still counts streamed rules only
         for i in self.absent_idx:
             t[f"rule:{i}"] = total
             t[f"field:{self.rules[i].severity}:{self.rules[i].field}"] = total
@@ -253,7 +268,7 @@ class _Pass:
         failing = self._renumber(failing)
         failing = failing.with_columns([pl.lit(False).alias(_flag(i)) for i in range(len(rules))
                                         if _flag(i) not in failing.columns])
-        sums = failing.select(self.aggregates).row(0, named=True)
+        sums = failing.with_columns(self.sole.alias(SOLE)).select(self.aggregates).row(0, named=True)
         self.totals = {k: int(v or 0) for k, v in sums.items()}
         self.totals["total"] = self.total
         self._count_absent()
@@ -408,6 +423,9 @@ def _validate_in(feed: PlainFeed, ruleset: Ruleset, options: _Options, scratch: 
         if count:
             target = result.errors_by_rule if r.severity == "error" else result.warnings_by_rule
             target[r.rule_id] = target.get(r.rule_id, 0) + count
+        sole = totals.get(f"sole:{i}", 0)
+        if sole:
+            result.sole_errors_by_rule[r.rule_id] = result.sole_errors_by_rule.get(r.rule_id, 0) + sole
     for (sev, field) in state.by_field:
         count = totals[f"field:{sev}:{field}"]
         if count:

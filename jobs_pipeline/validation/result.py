@@ -26,6 +26,9 @@ class ValidationResult:
     warnings_by_field: dict[str, int] = field(default_factory=dict)
     errors_by_rule: dict[str, int] = field(default_factory=dict)
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
+    #: Per error rule, the records whose only failing error-severity rule it is: the records
+    #: that fixing that rule alone would make valid (a record failing two counts for neither).
+    sole_errors_by_rule: dict[str, int] = field(default_factory=dict)
     sample: list[RecordError] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     #: File-level notes that do not make records invalid (e.g. an unknown extra column).
