@@ -39,12 +39,15 @@ def lake_files(lake_dir: Path, since: date, until: date | None = None) -> list[P
 
 
 def lake_events(files: list[Path], stats: ReplayStats) -> Iterator[tuple[str | None, TelemetryEvent]]:
-    """(stored source or ``None``, event), the first copy of each id only (as ``job_events``)."""
+    """(stored source or ``None``, event), the first copy read of each id only (``job_events`` keeps
+    the earliest by timestamp; a receiver de-duplicating by id counts either once)."""
     seen: set[str] = set()
     for path in files:
         stats.files += 1
         with path.open("rb") as fh:
             for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written (the lake appends: telemetry.lake)
                 if not line.strip():
                     continue
                 source, event = read_lake_line(line)

@@ -1,20 +1,29 @@
 """``job_events``: every lake event exactly once.
 
-Ingestion is incremental (only lake files not yet in ``lake_files``) and de-duplicated by
-``event_id``, in one transaction with the file bookkeeping, so re-ingesting, replaying or a
-redelivered job never changes the counts. Uniqueness rests on serialised writers
-(:data:`WRITE_LOCK`, DuckDB's file lock, the ``duckdb_writer`` pool): see :func:`insert_new_events`.
+Ingestion is incremental: ``lake_files`` records, per lake file, the byte offset up to which
+its complete lines were ingested (the lake appends to a file per writer and day, see
+:mod:`jobs_pipeline.telemetry.lake`), and each run reads only the bytes past it, in one
+transaction with those rows, until nothing that had landed is left (:func:`ingest_lake`;
+:func:`lake_backlog` counts what is still waiting). Rows are de-duplicated by ``event_id``,
+keeping one copy chosen by a fixed rule whatever the batches (:data:`KEPT_COPY_ORDER`), so
+re-ingesting, replaying or a redelivered job never changes the table. Uniqueness rests on
+serialised writers (:data:`WRITE_LOCK`, DuckDB's file lock, the ``duckdb_writer`` pool): see
+:func:`insert_new_events`.
 """
 
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 
+from jobs_pipeline.telemetry.lake import complete_end
 from jobs_pipeline.warehouse.connection import scalar, transaction
-from jobs_pipeline.warehouse.lake_source import LakeSource, LocalLakeSource
+from jobs_pipeline.warehouse.lake_source import ByteRange, FileListSource, LakeFile, LakeSource, LocalLakeSource
 
 JOB_EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS job_events (
@@ -51,10 +60,15 @@ CREATE TABLE IF NOT EXISTS job_events (
 );
 CREATE TABLE IF NOT EXISTS lake_files (
     path VARCHAR PRIMARY KEY,
-    events BIGINT NOT NULL,
-    ingested_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    events BIGINT NOT NULL,  -- lines ingested from the file so far
+    ingested_at TIMESTAMPTZ NOT NULL DEFAULT now(),  -- last read
+    bytes BIGINT,  -- offset past the last complete line ingested; NULL: a whole file (before offsets)
+    size BIGINT    -- the file's size when last read (a torn tail that never grows is not new)
 );
 """
+
+#: Columns ``lake_files`` gained with byte offsets (older databases get them, NULL, in ensure_schema).
+_LAKE_FILES_ADDED = {"bytes": "BIGINT", "size": "BIGINT"}
 
 _READ_COLUMNS = """{
     'event_id': 'UUID', 'type': 'VARCHAR', 'job_id': 'UUID', 'task': 'VARCHAR',
@@ -64,9 +78,19 @@ _READ_COLUMNS = """{
     'error': 'JSON', 'schema_version': 'INTEGER'
 }"""
 
-#: Lake files per transaction: bounds one transaction's size on a large backlog; each batch
-#: commits with its own ``lake_files`` rows, so an interruption only leaves later files new.
-BATCH_FILES = 1_000
+#: Lake files and bytes per transaction: bound one transaction's size on a large backlog; each
+#: batch commits with its own ``lake_files`` rows, so an interruption only leaves later bytes new.
+BATCH_FILES = 5_000
+BATCH_BYTES = 64 << 20
+
+#: Listing rounds of one :func:`ingest_lake`: what landed while a round ran is read by the next.
+INGEST_ROUNDS = 3
+
+#: Which copy of an ``event_id`` the table keeps: the earliest ``ts``; on a tie the smallest
+#: ``source_file`` (name order); then the earliest line of that file (``rid``: a file's lines
+#: are appended in file order, and an earlier offset is always ingested first). The same copy
+#: whatever the batches or the order files arrive in (for copies within the dedup window).
+KEPT_COPY_ORDER = "ts, source_file, rid"
 
 #: UTC days either side of a batch's days where held ids are looked for (``EVENT_DEDUP_WINDOW_DAYS``).
 DEDUP_WINDOW_DAYS = 2
@@ -102,28 +126,33 @@ FROM (
 )
 """
 
-#: The rows appended by this transaction (``rowid > $last``) that must go again: ids the table
-#: held before (looked for only where ``__SCOPE__``, constant ``ts`` ranges: see
-#: :func:`scope_of`), and every copy but the first of an id repeated within the batch. Also
-#: counts the batch, as a check that ``rowid > $last`` is exactly this batch.
+#: The rows that must go after this transaction appended its batch (``rowid > $last``): for every
+#: id the batch repeats or the table held before (looked for only where ``__SCOPE__``, constant
+#: ``ts`` ranges: see :func:`scope_of`), every copy but the first by :data:`KEPT_COPY_ORDER`,
+#: held rows included (an earlier copy arriving later replaces the held one). Returns the batch
+#: size (a check that ``rowid > $last`` is exactly this batch), the doomed rowids, and the UTC
+#: days of the held rows among them (days whose rows changed).
 _DUPLICATES_SQL = """
 WITH batch AS (
     SELECT rowid AS rid, event_id, ts, source_file FROM job_events WHERE rowid > $last
 ), held AS (
-    SELECT DISTINCT event_id FROM job_events
+    SELECT rowid AS rid, event_id, ts, source_file FROM job_events
     WHERE rowid <= $last AND (__SCOPE__) AND event_id IN (SELECT event_id FROM batch)
 ), repeated AS (
     SELECT event_id FROM batch GROUP BY event_id HAVING count(*) > 1
-), already_held AS (
-    SELECT rid FROM batch WHERE event_id IN (SELECT event_id FROM held)
-), later_copies AS (
-    SELECT rid FROM batch
-    WHERE event_id IN (SELECT event_id FROM repeated) AND event_id NOT IN (SELECT event_id FROM held)
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ts, source_file, rid) > 1
+), contested AS (
+    SELECT * FROM held
+    UNION ALL
+    SELECT * FROM batch
+    WHERE event_id IN (SELECT event_id FROM repeated) OR event_id IN (SELECT event_id FROM held)
+), doomed AS (
+    SELECT rid, ts FROM contested
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY __ORDER__) > 1
 )
 SELECT (SELECT count(*) FROM batch),
-       coalesce((SELECT list(rid) FROM (SELECT rid FROM already_held UNION ALL SELECT rid FROM later_copies)), [])
-"""
+       coalesce((SELECT list(rid) FROM doomed), []),
+       coalesce((SELECT list(DISTINCT CAST(timezone('UTC', ts) AS DATE)) FROM doomed WHERE rid <= $last), [])
+""".replace("__ORDER__", KEPT_COPY_ORDER)
 
 _HAS_LEGACY_KEY_SQL = """
 SELECT count(*) FROM duckdb_constraints()
@@ -134,10 +163,24 @@ WHERE database_name = current_database() AND schema_name = current_schema()
 
 @dataclass(frozen=True)
 class IngestStats:
-    files: int
+    files: int  # files with new bytes read
     events_read: int
     events_inserted: int
-    days: tuple[date, ...] = ()  # UTC days of the events read (the partitions that may have changed)
+    days: tuple[date, ...] = ()  # UTC days whose rows may have changed (events read, copies replaced)
+    bytes_read: int = 0
+
+    def __add__(self, other: "IngestStats") -> "IngestStats":
+        return IngestStats(self.files + other.files, self.events_read + other.events_read,
+                           self.events_inserted + other.events_inserted,
+                           tuple(sorted({*self.days, *other.days})), self.bytes_read + other.bytes_read)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Lake files with bytes not yet read into ``job_events``, and those bytes."""
+
+    files: int
+    bytes: int
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -149,6 +192,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(JOB_EVENTS_DDL)
     if scalar(con, _HAS_LEGACY_KEY_SQL):
         _migrate_from_primary_key(con)
+    have = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = "
+                                      "current_database() AND schema_name = current_schema() AND "
+                                      "table_name = 'lake_files'").fetchall()}
+    for column, kind in _LAKE_FILES_ADDED.items():
+        if column not in have:  # a database from before byte offsets: its rows are whole files
+            con.execute(f"ALTER TABLE lake_files ADD COLUMN {column} {kind}")
 
 
 def _migrate_from_primary_key(con: duckdb.DuckDBPyConnection) -> None:
@@ -192,24 +241,31 @@ def scope_of(days: list[date], window_days: int = DEDUP_WINDOW_DAYS) -> str:
                        "00:00:00+00')" for a, b in ranges)
 
 
-def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int, *,
-                    window_days: int = DEDUP_WINDOW_DAYS, days: list[date] | None = None) -> int:
-    """Delete the batch's rows whose id was already held or repeats within it; returns the
-    rows deleted. Raises (so the caller rolls back) if ``rowid > last`` is not the batch.
+def resolve_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int, *,
+                       window_days: int = DEDUP_WINDOW_DAYS, days: list[date] | None = None) -> tuple[int, list[date]]:
+    """Keep one row per id among the batch (``rowid > last``) and the rows held in scope, the
+    first by :data:`KEPT_COPY_ORDER`; returns the rows deleted and the UTC days of the held
+    rows among them. Raises (so the caller rolls back) if ``rowid > last`` is not the batch.
 
     Held ids are looked for on the batch's own UTC days, ``window_days`` either side: a copy
     with the same timestamp (a redelivered or replayed file, a late event, however late) is
     always on its own day; only a copy re-emitted with a new timestamp (a job redelivered more
     than ``window_days`` later) could slip through, which ``job_events_unique_ids`` counts."""
     if not appended:
-        return 0
+        return 0, []
     scope = scope_of(batch_days(con, last) if days is None else days, window_days)
-    batch, doomed = con.execute(_DUPLICATES_SQL.replace("__SCOPE__", scope), {"last": last}).fetchall()[0]
+    batch, doomed, held_days = con.execute(_DUPLICATES_SQL.replace("__SCOPE__", scope), {"last": last}).fetchall()[0]
     if batch != appended:
         raise RuntimeError(f"job_events: {batch} rows after rowid {last}, {appended} appended; rolled back")
     if doomed:
         scalar(con, "DELETE FROM job_events WHERE rowid IN (SELECT unnest($rids))", {"rids": doomed})
-    return len(doomed)
+    return len(doomed), list(held_days)
+
+
+def drop_duplicates(con: duckdb.DuckDBPyConnection, last: int, appended: int, *,
+                    window_days: int = DEDUP_WINDOW_DAYS, days: list[date] | None = None) -> int:
+    """:func:`resolve_duplicates`, returning the rows deleted only."""
+    return resolve_duplicates(con, last, appended, window_days=window_days, days=days)[0]
 
 
 def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: dict, *,
@@ -217,9 +273,10 @@ def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: d
     """New ids only, one row per id, inside the caller's transaction (hold :data:`WRITE_LOCK`);
     returns the rows added.
 
-    Schema 2 has no ``event_id`` index: the batch is appended as read, then the rows whose id
-    the table already held and all but the first of an id repeated within the batch (earliest
-    ``ts``, then ``source_file``, then read order) are deleted again. Duplicates are rare, so
+    Schema 2 has no ``event_id`` index: the batch is appended as read, then, for each id the
+    batch repeats or the table already held, every copy but the first by
+    :data:`KEPT_COPY_ORDER` (earliest ``ts``, then ``source_file``, then line) is deleted
+    again, a held row included when the batch brings an earlier copy. Duplicates are rare, so
     this costs one semi-join instead of an ART index that every insert maintains (about half
     the insert time) and that grows with the table. Uniqueness therefore rests on serialised
     writers: one writing process per file (DuckDB's lock; the Dagster ``duckdb_writer`` pool
@@ -231,73 +288,157 @@ def insert_new_events(con: duckdb.DuckDBPyConnection, source_sql: str, params: d
     return appended - drop_duplicates(con, last, appended, window_days=window_days)
 
 
+def _bookkeeping(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int | None, int | None]]:
+    return {r[0]: (r[1], r[2]) for r in con.execute("SELECT path, bytes, size FROM lake_files").fetchall()}
+
+
+def pending_ranges(known: dict[str, tuple[int | None, int | None]], listing: list[LakeFile]) -> list[ByteRange]:
+    """What is new in ``listing`` given the ``lake_files`` rows ``known``: a file never read
+    (from 0), or one that grew since it was last read (from the stored offset). A row without
+    an offset is a whole file ingested before offsets existed; a file whose size did not
+    change since it was read holds at most a torn tail (a line its writer never finished)."""
+    out = []
+    for f in listing:
+        row = known.get(f.name)
+        if row is None:
+            if f.size > 0:
+                out.append(ByteRange(f.name, 0, f.size))
+        elif row[0] is not None and f.size > (row[1] if row[1] is not None else row[0]):
+            out.append(ByteRange(f.name, row[0], f.size))
+    return out
+
+
+def lake_backlog(con: duckdb.DuckDBPyConnection, source: LakeSource) -> Backlog:
+    """Files of the lake with bytes ``job_events`` has not read yet (works read-only)."""
+    known = _bookkeeping(con) if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                                             "'lake_files' AND schema_name = current_schema()") else {}
+    if known and "size" not in {r[0] for r in con.execute("DESCRIBE lake_files").fetchall()}:
+        known = {path: (None, None) for path in known}  # before offsets: every recorded file is whole
+    ranges = pending_ranges(known, source.listing())
+    return Backlog(len(ranges), sum(r.end - r.start for r in ranges))
+
+
 def new_lake_files(con: duckdb.DuckDBPyConnection, source: LakeSource) -> list[str]:
-    """The source's part files not yet recorded in ``lake_files``, in the source's order."""
+    """The source's part files with bytes not yet ingested, in the source's order."""
     ensure_schema(con)
-    present = source.part_files()
-    if not present:
-        return []
-    known = {row[0] for row in con.execute("SELECT path FROM lake_files").fetchall()}
-    return [p for p in present if p not in known]
+    return [r.name for r in pending_ranges(_bookkeeping(con), source.listing())]
+
+
+def _batches(ranges: list[ByteRange], batch_files: int, batch_bytes: int) -> Iterator[list[ByteRange]]:
+    batch: list[ByteRange] = []
+    size = 0
+    for r in ranges:
+        if batch and (len(batch) >= batch_files or size + (r.end - r.start) > batch_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(r)
+        size += r.end - r.start
+    if batch:
+        yield batch
 
 
 def ingest_lake(con: duckdb.DuckDBPyConnection, source: LakeSource | str | os.PathLike, *,
-                max_files: int = 10_000, window_days: int = DEDUP_WINDOW_DAYS) -> IngestStats:
-    """Load new lake files into ``job_events``; safe to run any number of times.
+                max_files: int | None = None, window_days: int = DEDUP_WINDOW_DAYS,
+                batch_files: int = BATCH_FILES, batch_bytes: int = BATCH_BYTES,
+                rounds: int = INGEST_ROUNDS) -> IngestStats:
+    """Load everything new in the lake into ``job_events``; safe to run any number of times.
 
+    Lists the lake, reads every file's new complete lines in batches (one transaction each),
+    and lists again, up to ``rounds`` times, while something new landed meanwhile; what lands
+    after that is :func:`lake_backlog`. ``max_files`` caps the files read (tests; None: all).
     ``source`` is a :class:`LakeSource` (see :func:`~jobs_pipeline.warehouse.lake_source.lake_source`)
     or a local lake folder."""
     if isinstance(source, (str, os.PathLike)):
         source = LocalLakeSource.folder(source)
-    names = new_lake_files(con, source)[:max_files]
-    if not names:
-        return IngestStats(0, 0, 0)
-    with source.fetch(names) as local:
-        return ingest_files(con, local, sources=None if local == names else names, window_days=window_days)
+    total = IngestStats(0, 0, 0)
+    for _ in range(max(1, rounds)):
+        with WRITE_LOCK:  # one reader of the offsets at a time in this process
+            ensure_schema(con)
+            ranges = pending_ranges(_bookkeeping(con), source.listing())
+            if max_files is not None:
+                ranges = ranges[:max(0, max_files - total.files)]
+            if not ranges:
+                break
+            for batch in _batches(ranges, batch_files, batch_bytes):
+                total = total + _ingest_batch(con, source, batch, window_days=window_days)
+    return total
 
 
 def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: list[str] | None = None,
                  batch_files: int = BATCH_FILES, window_days: int = DEDUP_WINDOW_DAYS) -> IngestStats:
-    """Load the given lake files, ``batch_files`` per transaction; ``sources`` (the names of
-    downloaded copies in their lake) are recorded instead of the local paths in ``source_file``
-    and ``lake_files``."""
+    """Load the new bytes of the given local lake files, ``batch_files`` per transaction;
+    ``sources`` (the names of copies in their lake) are recorded instead of the local paths in
+    ``source_file`` and ``lake_files``."""
     files = [str(f) for f in files]
-    names = list(sources) if sources is not None else files
+    names = [str(n) for n in sources] if sources is not None else files
     if len(names) != len(files):
         raise ValueError("ingest_files: one source per file")
+    if not files:
+        return IngestStats(0, 0, 0)
+    source = FileListSource(tuple(files), tuple(names))
     total = IngestStats(0, 0, 0)
-    if files:
+    with WRITE_LOCK:
         ensure_schema(con)
-    for i in range(0, len(files), max(1, batch_files)):
-        read, inserted, days = _ingest_batch(con, files[i:i + batch_files], names[i:i + batch_files],
-                                             renamed=sources is not None, window_days=window_days)
-        total = IngestStats(total.files + len(files[i:i + batch_files]), total.events_read + read,
-                            total.events_inserted + inserted, tuple(sorted({*total.days, *days})))
+        for batch in _batches(pending_ranges(_bookkeeping(con), source.listing()), batch_files, BATCH_BYTES):
+            total = total + _ingest_batch(con, source, batch, window_days=window_days)
     return total
 
 
-def _ingest_batch(con: duckdb.DuckDBPyConnection, files: list[str], names: list[str], *,
-                  renamed: bool, window_days: int) -> tuple[int, int, list[date]]:
-    """One transaction: the files' events (new ids only) and their ``lake_files`` rows."""
-    source = f"read_json($files, format='newline_delimited', columns={_READ_COLUMNS}, filename=true)"
-    params: dict = {"files": files}
-    if renamed:  # downloaded copies: record where they came from
-        source = f"""(SELECT r.* REPLACE (coalesce(f.name, r.filename) AS filename) FROM {source} r
-                     LEFT JOIN (SELECT unnest($files) AS path, unnest($names) AS name) f ON f.path = r.filename)"""
-        params["names"] = names
-    with WRITE_LOCK, transaction(con):
-        last, appended = append_batch(con, source, params)
-        # every line read is in the batch until drop_duplicates: count them per file now
-        per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
-                                    "GROUP BY 1", {"last": last}).fetchall())
-        if sum(per_file.values()) != appended or not per_file.keys() <= set(names):
-            raise RuntimeError(f"lake batch: rows from {sorted(set(per_file) - set(names))[:3]} "
-                               "not attributed to a given file; rolled back")
-        scalar(con, "INSERT INTO lake_files (path, events) SELECT unnest($names), unnest($counts)",
-               {"names": names, "counts": [per_file.get(n, 0) for n in names]})
-        days = batch_days(con, last)
-        inserted = appended - drop_duplicates(con, last, appended, window_days=window_days, days=days)
-    return appended, inserted, days
+#: ``job_events`` rows from the batch file: each line tagged with its file's index (``_f``).
+_BATCH_SOURCE = ("(SELECT r.* EXCLUDE (_f), list_extract($names, r._f + 1) AS filename FROM read_json($batch, "
+                 "format='newline_delimited', columns=__COLUMNS__) r)")
+
+
+def _tag_lines(chunk: bytes, index: int) -> tuple[bytes, int]:
+    """``chunk``'s lines, each with ``"_f":index`` as its first key, and their count.
+
+    One ``bytes.replace``, no loop per line: every line of the lake is a JSON object (starts
+    with ``{``); a line that is not is left untagged and fails the batch (NULL ``source_file``
+    or bad JSON), so a corrupt file is never counted as read."""
+    if not chunk:
+        return b"", 0
+    prefix = b'\n{"_f":%d,' % index
+    tagged = (b"\n" + chunk).replace(b"\n{", prefix)
+    return tagged[1:], tagged.count(prefix)
+
+
+def _ingest_batch(con: duckdb.DuckDBPyConnection, source: LakeSource, ranges: list[ByteRange], *,
+                  window_days: int) -> IngestStats:
+    """One transaction: the ranges' complete lines (new ids only) and their ``lake_files`` rows."""
+    names = [r.name for r in ranges]
+    ends, counts, read = [], [], 0
+    with tempfile.TemporaryDirectory(prefix="lake-batch-") as tmp:
+        batch_file = Path(tmp) / "batch.jsonl"
+        with batch_file.open("wb") as out:
+            for i, (r, chunk) in enumerate(zip(ranges, source.read(ranges), strict=True)):
+                complete = complete_end(chunk)
+                tagged, lines = _tag_lines(chunk[:complete], i)
+                out.write(tagged)
+                ends.append(r.start + complete)
+                counts.append(lines)
+                read += complete
+        columns = _READ_COLUMNS[:-1].rstrip() + ", '_f': 'INTEGER'\n}"
+        with transaction(con):
+            if sum(counts):
+                last, appended = append_batch(con, _BATCH_SOURCE.replace("__COLUMNS__", columns),
+                                              {"batch": str(batch_file), "names": names})
+            else:
+                last, appended = scalar(con, "SELECT coalesce(max(rowid), -1) FROM job_events"), 0
+            # every line read is in the batch until duplicates go: count them per file now
+            per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
+                                        "GROUP BY 1", {"last": last}).fetchall())
+            if [per_file.get(n, 0) for n in names] != counts or sum(per_file.values()) != appended:
+                raise RuntimeError(f"lake batch: {appended} rows for {sum(counts)} lines of {len(names)} files "
+                                   "(a line not attributed to its file); rolled back")
+            scalar(con, """INSERT INTO lake_files (path, events, bytes, size)
+                           SELECT unnest($names), unnest($counts), unnest($ends), unnest($sizes)
+                           ON CONFLICT (path) DO UPDATE SET events = lake_files.events + excluded.events,
+                               bytes = excluded.bytes, size = excluded.size, ingested_at = now()""",
+                   {"names": names, "counts": counts, "ends": ends, "sizes": [r.end for r in ranges]})
+            days = batch_days(con, last)
+            deleted, replaced_days = resolve_duplicates(con, last, appended, window_days=window_days, days=days)
+    return IngestStats(sum(1 for r, e in zip(ranges, ends) if e > r.start), appended, appended - deleted,
+                       tuple(sorted({*days, *replaced_days})), read)
 
 
 def duplicate_event_ids(con: duckdb.DuckDBPyConnection) -> int:

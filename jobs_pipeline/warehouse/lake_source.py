@@ -1,13 +1,14 @@
 """Where the event lake's part files come from, for :func:`~jobs_pipeline.warehouse.events.ingest_lake`.
 
-A :class:`LakeSource` lists the lake's part files (by the name ``lake_files`` records) and
-hands out local readable copies; :func:`lake_source` picks the local folder or the S3 prefix
-(:mod:`jobs_pipeline.warehouse.s3_lake_source`) for a configured location.
+A :class:`LakeSource` lists the lake's part files with their sizes (by the name ``lake_files``
+records) and reads byte ranges of them; :func:`lake_source` picks the local folder or the S3
+prefix (:mod:`jobs_pipeline.warehouse.s3_lake_source`) for a configured location. Local files
+grow (the lake appends, :mod:`jobs_pipeline.telemetry.lake`): the ingestion reads each from
+the offset it stored, and only up to the size listed.
 """
 
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,14 +17,32 @@ from jobs_pipeline.storage.uri import is_s3_uri
 from jobs_pipeline.telemetry.lake import PART_GLOB
 
 
+@dataclass(frozen=True)
+class LakeFile:
+    name: str  # as lake_files records it: a path or a URI
+    size: int  # bytes when listed
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    name: str
+    start: int
+    end: int  # exclusive
+
+
 class LakeSource(Protocol):
-    def part_files(self) -> list[str]:
-        """Every part file of the lake, named as ``lake_files`` records it (a path or a URI), in order."""
+    def listing(self) -> list[LakeFile]:
+        """Every part file of the lake with its size, in name order."""
         ...
 
-    def fetch(self, names: list[str]) -> AbstractContextManager[list[str]]:
-        """Local paths holding ``names`` (same order), readable inside the ``with`` block."""
+    def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
+        """The bytes ``[start, end)`` of each range, in order (fewer at the end of a shorter file)."""
         ...
+
+
+def part_files(source: LakeSource) -> list[str]:
+    """The names of the lake's part files, in order."""
+    return [f.name for f in source.listing()]
 
 
 @dataclass(frozen=True)
@@ -38,12 +57,38 @@ class LocalLakeSource:
             raise ValueError(f"{location} is a URI, not a folder: pick its source with lake_source()")
         return cls(Path(location))
 
-    def part_files(self) -> list[str]:
-        return sorted(str(p) for p in Path(self.root).glob(PART_GLOB))
+    def listing(self) -> list[LakeFile]:
+        out = []
+        for path in sorted(str(p) for p in Path(self.root).glob(PART_GLOB)):
+            try:
+                out.append(LakeFile(path, os.stat(path).st_size))
+            except FileNotFoundError:  # an empty file its writer removed after a failed flush
+                continue
+        return out
 
-    @contextmanager
-    def fetch(self, names: list[str]) -> Iterator[list[str]]:
-        yield list(names)
+    def part_files(self) -> list[str]:
+        return part_files(self)
+
+    def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
+        for r in ranges:
+            with open(r.name, "rb") as fh:
+                fh.seek(r.start)
+                yield fh.read(r.end - r.start)
+
+
+@dataclass(frozen=True)
+class FileListSource:
+    """Given local files (``ingest_files``), recorded under ``names`` (default: their paths)."""
+
+    files: tuple[str, ...]
+    names: tuple[str, ...]
+
+    def listing(self) -> list[LakeFile]:
+        return [LakeFile(n, os.stat(f).st_size) for f, n in zip(self.files, self.names)]
+
+    def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
+        where = dict(zip(self.names, self.files))
+        return LocalLakeSource(Path(".")).read([ByteRange(where[r.name], r.start, r.end) for r in ranges])
 
 
 def lake_source(location: str | Path) -> LakeSource:

@@ -149,20 +149,22 @@ def test_an_unwritable_lake_is_retried_by_the_jobs_retry_policy(tmp_path):
 def test_a_lake_file_that_cannot_be_published_does_not_poison_later_flushes(tmp_path, monkeypatch):
     import jobs_pipeline.telemetry.lake as lake_module
 
-    lake = LakeTelemetryEmitter(tmp_path / "lake", fsync=False)
+    lake = LakeTelemetryEmitter(tmp_path / "lake", fsync=True)
     first, second = stream(1), stream(1, tag="second")
     for event in first:
         lake.emit(event)
-    real_replace = lake_module.os.replace
+    real_fsync = lake_module.os.fsync
 
-    def full_disk(src, dst):
+    def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lake_module.os, "replace", full_disk)
+    monkeypatch.setattr(lake_module.os, "fsync", full_disk)
     with pytest.raises(OSError):
         lake.flush()
-    monkeypatch.setattr(lake_module.os, "replace", real_replace)
-    for event in second:  # a fresh in-flight file, not the closed one
+    monkeypatch.setattr(lake_module.os, "fsync", real_fsync)
+    # the failed file was cut back to its durable length (empty: removed), none of it visible
+    assert list((tmp_path / "lake").glob(PART_GLOB)) == []
+    for event in second:  # a fresh file, not the abandoned one
         lake.emit(event)
     lake.flush()
     [part] = list((tmp_path / "lake").glob(PART_GLOB))

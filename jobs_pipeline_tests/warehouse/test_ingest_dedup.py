@@ -161,7 +161,7 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path):
     con.execute(SCHEMA_1_JOB_EVENTS)
     con.execute(f"ATTACH '{reference}' AS ref (READ_ONLY)")
     con.execute("INSERT INTO job_events SELECT * FROM ref.job_events")
-    con.execute("INSERT INTO lake_files SELECT * FROM ref.lake_files")
+    con.execute("INSERT INTO lake_files SELECT path, events, ingested_at FROM ref.lake_files")  # no offsets yet
     con.execute("DETACH ref")
     con.execute("CREATE VIEW failed_events AS SELECT * FROM job_events WHERE event_type = 'job.failed'")
     before = con.execute("SELECT * FROM job_events ORDER BY event_id").fetchall()
@@ -178,8 +178,11 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path):
                               WHERE table_name = 'job_events' AND constraint_type = 'PRIMARY KEY'""") == 0
         assert con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'job_events' "
                            "ORDER BY column_index").fetchall() == columns
-        assert con.execute("SELECT * FROM job_events WHERE source_file = ? ORDER BY event_id",
-                           [str(first_part)]).fetchall() == before
+        # the 3 ids held again (same timestamps) keep the copy of the file first in name order
+        again = {str(e.event_id) for e in events[:3]}
+        assert [r for r in con.execute("SELECT * FROM job_events WHERE source_file = ? ORDER BY event_id",
+                                       [str(first_part)]).fetchall() if str(r[0]) not in again] == \
+            [r for r in before if str(r[0]) not in again]
         assert stats.events_inserted == len(new_events) - 3
         assert scalar(con, "SELECT count(*) FROM failed_events") >= failed > 0  # the view still binds
         assert duplicate_event_ids(con) == 0

@@ -87,9 +87,9 @@ def test_the_scope_skips_the_other_days(tmp_path):
             "__SCOPE__", scope_of(warehouse_events.batch_days(con, last)))
         con.execute("PRAGMA enable_profiling='json'")
         con.execute(f"PRAGMA profiling_output='{tmp_path / 'profile.json'}'")
-        batch, doomed = con.execute(sql, {"last": last}).fetchall()[0]
+        batch, doomed, replaced_days = con.execute(sql, {"last": last}).fetchall()[0]
         con.execute("PRAGMA disable_profiling")
-    assert (batch, doomed) == (len(new), [])
+    assert (batch, doomed, replaced_days) == (len(new), [], [])
     profile = json.loads((tmp_path / "profile.json").read_text())
     scanned = sum(_rows_scanned(op) for op in profile["operator"])
     assert 0 < scanned < 1_000_000 // 2  # the held ids come from ~5 of the 30 days, not the table
