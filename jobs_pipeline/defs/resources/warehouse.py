@@ -30,6 +30,7 @@ class DuckDBWarehouseResource(dg.ConfigurableResource):
     dashboard_path: str | None = None  # QUALITY_DASHBOARD_PATH; None: quality_dashboard.html beside the database
     snapshot_path: str | None = None  # QUALITY_SNAPSHOT_PATH; None: <database stem>.snapshot.duckdb beside it
     dedup_window_days: int = DEDUP_WINDOW_DAYS  # EVENT_DEDUP_WINDOW_DAYS (see warehouse.events.drop_duplicates)
+    lake_backlog_max_files: int = 100  # LAKE_BACKLOG_MAX_FILES: lake files waiting past which job_events_backlog fails
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -82,4 +83,5 @@ def warehouse_resource(settings: Settings, *, from_env: bool) -> DuckDBWarehouse
         snapshot_path=(located("QUALITY_SNAPSHOT_PATH", True, str(settings.quality_snapshot_path))
                        if settings.quality_snapshot_path else None),
         dedup_window_days=settings.event_dedup_window_days,
+        lake_backlog_max_files=settings.lake_backlog_max_files,
     )
