@@ -9,7 +9,7 @@ import dagster as dg
 from jobs_pipeline.defs.quality.automation import AFTER_MARTS
 from jobs_pipeline.defs.quality.partitions import GROUP
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
-from jobs_pipeline.warehouse.dashboard import CHARTS, write_dashboard
+from jobs_pipeline.warehouse.dashboard import anomaly_files, chart_points, write_dashboard
 
 
 @dg.asset(group_name=GROUP, kinds={"html"},
@@ -21,12 +21,18 @@ def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResul
     # Reads the snapshot, which no writer holds: outside the writer pool.
     with warehouse.read_snapshot() as con:
         path, data = write_dashboard(con, warehouse.dashboard_file())
+    csv_path, table_path = anomaly_files(path)
     return dg.MaterializeResult(metadata={
         "dashboard": dg.MetadataValue.url(path.as_uri()),
         "path": dg.MetadataValue.path(str(path)),
-        "open_anomalies": len(data["anomalies"]),
-        **{f"{name}_points": len(data[key]) for name, key in zip(
-            CHARTS, ("error_rate", "top_fields", "latency", "anomalies"))},
+        "anomalies_table": dg.MetadataValue.url(table_path.as_uri()),
+        "anomalies_csv": dg.MetadataValue.path(str(csv_path)),
+        "open_anomalies": data["anomalies_open"],
+        "anomalies_shown": len(data["anomalies"]),
+        "anomalies_in_window": data["anomalies_total"],
+        "partial_days": len(data["partial_days"]),
+        "recommendations": data["recommendations"]["available"],
+        **{f"{name.replace('-', '_')}_points": n for name, n in chart_points(data).items()},
     })
 
 
