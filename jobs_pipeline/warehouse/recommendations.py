@@ -114,17 +114,54 @@ def refresh_recommendations(con: duckdb.DuckDBPyConnection, day: date) -> dict[s
     return {name: refresh_day(con, mart, day) for name, mart in RECOMMENDATION_MARTS.items()}
 
 
-def duplicate_keys(con: duckdb.DuckDBPyConnection, mart: Mart, day: date) -> int:
-    """Rows of ``day`` sharing their key with another row (0 when the key is unique)."""
-    key = ", ".join(mart.key)
-    return scalar(con, f"""SELECT coalesce(sum(n - 1), 0) FROM (
-            SELECT count(*) AS n FROM {mart.table} WHERE day = $day GROUP BY {key})""", {"day": day})
+def check_figures(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
+    """The checks' figures for ``day`` (all 0 means healthy).
 
-
-def recommendation_rates_out_of_range(con: duckdb.DuckDBPyConnection, day: date) -> int:
-    """Rows of ``day`` with a rate outside [0, 1], more records fixed than failing, or
-    more feeds affected than feeds."""
-    return scalar(con, """SELECT count(*) FROM quality_recommendations WHERE day = $day AND (
+    ``duplicate_keys``: rows sharing their key, both tables. ``rows_out_of_range``: a rate or
+    share outside [0, 1], more records fixed than in error or than the rule fails, fixing
+    making things worse, more feeds affected than feeds. ``reconcile_difference``: feeds per
+    key, records failing each rule and jobs per marketplace and region against ``job_runs``.
+    """
+    p = {"day": day}
+    dupes = sum(scalar(con, f"""SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {m.table}
+                WHERE day = $day GROUP BY {", ".join(m.key)})""", p) for m in RECOMMENDATION_MARTS.values())
+    out_of_range = scalar(con, """SELECT count(*) FROM quality_recommendations WHERE day = $day AND (
             error_rate NOT BETWEEN 0 AND 1 OR error_rate_if_fixed NOT BETWEEN 0 AND 1
             OR feeds_affected_share NOT BETWEEN 0 AND 1 OR error_rate_if_fixed > error_rate
-            OR sole_errors < 0 OR sole_errors > records_error OR feeds_affected > feeds)""", {"day": day})
+            OR sole_errors > records_error OR errors > records_error OR feeds_affected > feeds
+            OR rank < 1)""", p) + scalar(con, """SELECT count(*) FROM latency_outliers WHERE day = $day
+            AND (excess_ratio < 0 OR rank < 1 OR jobs < 1)""", p)
+    runs = f"SELECT * FROM ({FINISHED_RUNS}) WHERE day = $day"
+    feeds = scalar(con, f"""SELECT coalesce(sum(abs(r.feeds - j.feeds)), 0) FROM
+            (SELECT DISTINCT marketplace, category, region, feeds FROM quality_recommendations WHERE day = $day) r
+            JOIN (SELECT marketplace, category, region, count(*) AS feeds FROM ({runs}) GROUP BY ALL) j
+            USING (marketplace, category, region)""", p)
+    errors = abs(scalar(con, "SELECT coalesce(sum(errors), 0) FROM quality_recommendations WHERE day = $day", p)
+                 - scalar(con, f"SELECT coalesce(sum(CAST(j.value AS BIGINT)), 0) FROM ({runs}) r, "
+                               "json_each(r.errors_by_rule) j", p))
+    jobs = abs(scalar(con, "SELECT coalesce(sum(jobs), 0) FROM latency_outliers WHERE day = $day", p)
+               - scalar(con, f"SELECT count(*) FROM ({runs})", p))
+    return {"duplicate_keys": int(dupes), "rows_out_of_range": int(out_of_range),
+            "reconcile_difference": int(feeds + errors + jobs)}
+
+
+def summary(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
+    """Numeric figures of ``day`` for the asset's metadata (stable keys, docs/dashboards.md)."""
+    rules, keys, sole = con.execute("""
+        SELECT count(*), count(DISTINCT partition_key), coalesce(sum(sole_errors), 0)
+        FROM quality_recommendations WHERE day = $day""", {"day": day}).fetchall()[0]
+    records_error, feeds_unmeasured = con.execute("""
+        SELECT coalesce(sum(records_error), 0), coalesce(sum(feeds_unmeasured), 0) FROM (
+            SELECT DISTINCT partition_key, records_error, feeds_unmeasured
+            FROM quality_recommendations WHERE day = $day)""", {"day": day}).fetchall()[0]
+    top = scalar(con, "SELECT coalesce(max(sole_errors), 0) FROM quality_recommendations WHERE day = $day",
+                 {"day": day})
+    regions, excess = con.execute("""SELECT count(*), coalesce(max(excess_ms), 0) FROM latency_outliers
+                                     WHERE day = $day""", {"day": day}).fetchall()[0]
+    return {
+        "rules_ranked": int(rules), "partition_keys": int(keys),
+        "sole_errors": int(sole), "records_error": int(records_error),
+        "fixable_alone_share": float(sole / records_error) if records_error else 0.0,
+        "top_rule_sole_errors": int(top), "feeds_unmeasured": int(feeds_unmeasured),
+        "latency_regions": int(regions), "max_latency_excess_ms": float(excess),
+    }

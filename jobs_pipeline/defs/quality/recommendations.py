@@ -1,0 +1,79 @@
+"""``quality_recommendations``: what to fix first, as a daily-partitioned Dagster asset.
+
+A thin wrapper over :mod:`jobs_pipeline.warehouse.recommendations`: one partition rewrites one
+UTC day of ``quality_recommendations`` and ``latency_outliers`` (and their Parquet objects with
+an S3 lake), then publishes the read snapshot. Today's partition follows ``job_runs`` (``EAGER``,
+like the other marts); ``quality_recommendations_daily`` finalises yesterday at 00:50 UTC, after
+``quality_tables_daily`` (00:15), so no finished day stays marked ``is_partial``.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from jobs_pipeline.defs.quality.automation import EAGER
+from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, day_of, publish_day
+from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
+from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
+from jobs_pipeline.warehouse import recommendations as reco
+
+
+@dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
+          freshness_policy=FRESHNESS, automation_condition=EAGER,
+          description="Per marketplace, category and region: the error rules ranked by the records fixing "
+                      "each alone would make valid, their feeds and 7-day trend; and the regions whose p95 "
+                      "latency is furthest above their marketplace's (table latency_outliers).")
+def quality_recommendations(context: dg.AssetExecutionContext,
+                            warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+    day = day_of(context)
+    with warehouse.connect() as con:
+        rows = reco.refresh_recommendations(con, day)
+        figures = reco.summary(con, day)
+        top = con.execute("""SELECT partition_key, rule, sole_errors, errors, round(feeds_affected_share, 3)
+                             FROM quality_recommendations WHERE day = $day AND rank = 1
+                             ORDER BY sole_errors DESC, partition_key LIMIT 10""", {"day": day}).fetchall()
+        warehouse.export_days(con, reco.LATENCY_OUTLIERS.table, [day])
+        publish_day(warehouse, con, reco.QUALITY_RECOMMENDATIONS.table, day)
+    table = "| key | fix first | records fixed | records failing it | feeds affected |\n|---|---|---|---|---|\n" \
+        + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in top)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows[reco.QUALITY_RECOMMENDATIONS.table], **figures,
+        "fix_first": dg.MetadataValue.md(table),
+    })
+
+
+_CHECKS = {
+    "unique_keys": ("duplicate_keys", "No key appears twice in the day (both tables)."),
+    "rates_in_range": ("rows_out_of_range", "Rates and shares within [0, 1]; no more records fixed than "
+                                            "in error; no more feeds affected than feeds."),
+    "reconciles_with_job_runs": ("reconcile_difference", "Feeds per key, records failing each rule and jobs per "
+                                                         "region equal job_runs for the day."),
+}
+
+
+def _build_check(name: str, figure: str, description: str) -> dg.AssetChecksDefinition:
+    # In the writer pool too: a read-only open fails while another process writes the file.
+    @dg.asset_check(asset=quality_recommendations, name=name, partitions_def=DAILY, description=description,
+                    pool=DUCKDB_POOL)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            figures = reco.check_figures(con, day_of(context))
+        return dg.AssetCheckResult(passed=figures[figure] == 0, metadata=figures)
+
+    return _check
+
+
+recommendation_checks = [_build_check(name, figure, desc) for name, (figure, desc) in _CHECKS.items()]
+
+quality_recommendations_job = dg.define_asset_job(
+    "quality_recommendations_job", selection=[quality_recommendations],
+    description="Refresh one UTC day of quality_recommendations and latency_outliers.",
+)
+
+
+@dg.schedule(job=quality_recommendations_job, name="quality_recommendations_daily", cron_schedule="50 0 * * *",
+             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every day at 00:50 UTC: yesterday's recommendations, now complete (is_partial false).")
+def quality_recommendations_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    yesterday = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"quality_recommendations:{yesterday}", partition_key=yesterday)
