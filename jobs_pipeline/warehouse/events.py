@@ -384,9 +384,22 @@ def ingest_files(con: duckdb.DuckDBPyConnection, files: list[str], *, sources: l
     return total
 
 
-#: ``job_events`` rows from the batch file: each line tagged with its file's index (``_f``).
-_BATCH_SOURCE = ("(SELECT r.* EXCLUDE (_f), list_extract($names, r._f + 1) AS filename FROM read_json($batch, "
-                 "format='newline_delimited', columns=__COLUMNS__) r)")
+#: ``job_events`` rows from one file of tagged lines: each line names its range (``_f``).
+_TAGGED_SOURCE = ("(SELECT r.* EXCLUDE (_f), list_extract($names, r._f + 1) AS filename FROM read_json($batch, "
+                  "format='newline_delimited', columns=__COLUMNS__) r)")
+#: ``job_events`` rows from one copy per range, recorded under the range's name.
+_COPIES_SOURCE = ("(SELECT r.* REPLACE (f.name AS filename) FROM read_json($batch, format='newline_delimited', "
+                  "columns=__COLUMNS__, filename=true) r "
+                  "LEFT JOIN (SELECT unnest($batch) AS path, unnest($names) AS name) f ON f.path = r.filename)")
+_TAGGED_COLUMNS = _READ_COLUMNS[:-1].rstrip() + ", '_f': 'INTEGER'\n}"
+
+#: Up to this many ranges of local files, each is copied by the kernel into its own batch file
+#: (no bytes through Python); more (a lake of one file per flush, S3) are read and tagged into
+#: one file, since DuckDB pays a fixed cost per file it opens.
+COPY_MAX_RANGES = 64
+
+#: The longest lake line: an event is held under 64 KiB (docs/events.md), plus its source.
+_TAIL_BYTES = 256 << 10
 
 
 def _tag_lines(chunk: bytes, index: int) -> tuple[bytes, int]:
@@ -402,43 +415,89 @@ def _tag_lines(chunk: bytes, index: int) -> tuple[bytes, int]:
     return tagged[1:], tagged.count(prefix)
 
 
+def _complete_end_of(fd: int, start: int, end: int) -> int:
+    """The offset past the last newline in ``[start, end)`` of ``fd`` (``start`` if none)."""
+    pos = end
+    while pos > start:
+        block = os.pread(fd, min(_TAIL_BYTES, pos - start), max(start, pos - _TAIL_BYTES))
+        if not block:
+            return start
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            return pos - len(block) + cut + 1
+        pos -= len(block)
+    return start
+
+
+def _stage_copies(source: LakeSource, ranges: list[ByteRange], tmp: Path) -> tuple[str, dict, list[int]]:
+    """Each range's complete lines copied file to file by the kernel (``copy_file_range``)."""
+    paths, names, ends = [], [], []
+    for i, r in enumerate(ranges):
+        src = os.open(source.local_path(r.name), os.O_RDONLY)
+        try:
+            complete = _complete_end_of(src, r.start, r.end)
+            ends.append(complete)
+            if complete == r.start:
+                continue
+            dest = tmp / f"{i:05d}.jsonl"
+            with dest.open("wb") as out:
+                offset, left = r.start, complete - r.start
+                while left:
+                    done = os.copy_file_range(src, out.fileno(), left, offset)
+                    if not done:
+                        raise RuntimeError(f"{r.name}: shorter than listed ({offset} of {complete} bytes)")
+                    offset, left = offset + done, left - done
+            paths.append(str(dest))
+            names.append(r.name)
+        finally:
+            os.close(src)
+    return (_COPIES_SOURCE.replace("__COLUMNS__", _READ_COLUMNS) if paths else "",
+            {"batch": paths, "names": names}, ends)
+
+
+def _stage_tagged(source: LakeSource, ranges: list[ByteRange], tmp: Path) -> tuple[str, dict, list[int]]:
+    """All ranges' complete lines in one file, each line tagged with its range."""
+    ends, lines = [], 0
+    batch_file = tmp / "batch.jsonl"
+    with batch_file.open("wb") as out:
+        for i, (r, chunk) in enumerate(zip(ranges, source.read(ranges), strict=True)):
+            complete = complete_end(chunk)
+            tagged, count = _tag_lines(chunk[:complete], i)
+            out.write(tagged)
+            ends.append(r.start + complete)
+            lines += count
+    return (_TAGGED_SOURCE.replace("__COLUMNS__", _TAGGED_COLUMNS) if lines else "",
+            {"batch": str(batch_file), "names": [r.name for r in ranges]}, ends)
+
+
 def _ingest_batch(con: duckdb.DuckDBPyConnection, source: LakeSource, ranges: list[ByteRange], *,
                   window_days: int) -> IngestStats:
     """One transaction: the ranges' complete lines (new ids only) and their ``lake_files`` rows."""
     names = [r.name for r in ranges]
-    ends, counts, read = [], [], 0
     with tempfile.TemporaryDirectory(prefix="lake-batch-") as tmp:
-        batch_file = Path(tmp) / "batch.jsonl"
-        with batch_file.open("wb") as out:
-            for i, (r, chunk) in enumerate(zip(ranges, source.read(ranges), strict=True)):
-                complete = complete_end(chunk)
-                tagged, lines = _tag_lines(chunk[:complete], i)
-                out.write(tagged)
-                ends.append(r.start + complete)
-                counts.append(lines)
-                read += complete
-        columns = _READ_COLUMNS[:-1].rstrip() + ", '_f': 'INTEGER'\n}"
+        copies = len(ranges) <= COPY_MAX_RANGES and hasattr(source, "local_path")
+        sql, params, ends = (_stage_copies if copies else _stage_tagged)(source, ranges, Path(tmp))
         with transaction(con):
-            if sum(counts):
-                last, appended = append_batch(con, _BATCH_SOURCE.replace("__COLUMNS__", columns),
-                                              {"batch": str(batch_file), "names": names})
+            if sql:
+                last, appended = append_batch(con, sql, params)
             else:
                 last, appended = scalar(con, "SELECT coalesce(max(rowid), -1) FROM job_events"), 0
             # every line read is in the batch until duplicates go: count them per file now
             per_file = dict(con.execute("SELECT source_file, count(*) FROM job_events WHERE rowid > $last "
                                         "GROUP BY 1", {"last": last}).fetchall())
-            if [per_file.get(n, 0) for n in names] != counts or sum(per_file.values()) != appended:
-                raise RuntimeError(f"lake batch: {appended} rows for {sum(counts)} lines of {len(names)} files "
-                                   "(a line not attributed to its file); rolled back")
+            if sum(per_file.values()) != appended or not per_file.keys() <= set(names):
+                raise RuntimeError(f"lake batch: rows from {sorted(set(per_file) - set(names))[:3]} "
+                                   "not attributed to a given file; rolled back")
             scalar(con, """INSERT INTO lake_files (path, events, bytes, size)
                            SELECT unnest($names), unnest($counts), unnest($ends), unnest($sizes)
                            ON CONFLICT (path) DO UPDATE SET events = lake_files.events + excluded.events,
                                bytes = excluded.bytes, size = excluded.size, ingested_at = now()""",
-                   {"names": names, "counts": counts, "ends": ends, "sizes": [r.end for r in ranges]})
+                   {"names": names, "counts": [per_file.get(n, 0) for n in names], "ends": ends,
+                    "sizes": [r.end for r in ranges]})
             days = batch_days(con, last)
             deleted, replaced_days = resolve_duplicates(con, last, appended, window_days=window_days, days=days)
     return IngestStats(sum(1 for r, e in zip(ranges, ends) if e > r.start), appended, appended - deleted,
-                       tuple(sorted({*days, *replaced_days})), read)
+                       tuple(sorted({*days, *replaced_days})), sum(e - r.start for r, e in zip(ranges, ends)))
 
 
 def duplicate_event_ids(con: duckdb.DuckDBPyConnection) -> int:

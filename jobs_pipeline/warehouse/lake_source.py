@@ -69,6 +69,10 @@ class LocalLakeSource:
     def part_files(self) -> list[str]:
         return part_files(self)
 
+    def local_path(self, name: str) -> str:
+        """Where ``name`` is on this machine (the ingestion copies ranges of it file to file)."""
+        return name
+
     def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
         for r in ranges:
             with open(r.name, "rb") as fh:
@@ -85,6 +89,9 @@ class FileListSource:
 
     def listing(self) -> list[LakeFile]:
         return [LakeFile(n, os.stat(f).st_size) for f, n in zip(self.files, self.names)]
+
+    def local_path(self, name: str) -> str:
+        return dict(zip(self.names, self.files))[name]
 
     def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
         where = dict(zip(self.names, self.files))
