@@ -36,7 +36,7 @@
   function niceMax(v) {
     if (!(v > 0)) return 1;
     const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+    for (const m of [1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8, 10]) if (m * p >= v) return m * p;  // quarters stay round
     return 10 * p;
   }
   function textWidth(svg, text, size) {
@@ -224,7 +224,7 @@
     const root = document.getElementById('hotspots');
     const hs = data.hotspots || {};
     document.getElementById('hotspots-day').textContent = hs.day ?
-      `— ${hs.day}${hs.is_partial ? ' (partial day)' : ''}, the newest complete day` : '';
+      `— ${hs.day}` + (hs.is_partial ? ' (partial day: no complete day yet)' : ', the newest complete day') : '';
     const rows = hs[kind] || [];
     if (!rows.length) return empty(root);
     root.innerHTML = '';
