@@ -20,11 +20,15 @@ alert_log = logging.getLogger("jobs_pipeline.warehouse.alerts")
 event_log = logging.getLogger("jobs_pipeline.events")
 
 ANOMALY_EVENT_TYPE = "quality.anomaly"
-ALERT_SCHEMA_VERSION = 1
+#: 2: one alert per incident (``state`` opened / resolved, ``incident_*``, ``keys``, ``top_error_job_*``).
+ALERT_SCHEMA_VERSION = 2
 
 
 class AnomalyAlert(BaseModel):
-    """One anomaly, as sent to people and machines (webhook JSON body)."""
+    """One incident's opening (``state = "opened"``) or its end (``"resolved"``), as sent to
+    people and machines (webhook JSON body). A region incident (``incident_scope = "region"``)
+    names its region, ``*`` for marketplace and category, and its partition keys in ``keys``;
+    its value and baseline are the keys' sum (volume) or mean (error rate)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -46,13 +50,37 @@ class AnomalyAlert(BaseModel):
     training_points: int
     training_start: date | None
     training_end: date | None
+    state: str = "opened"  # "opened" | "resolved"
+    incident_id: str | None = None
+    incident_start: date | None = None
+    incident_scope: str = "key"  # "key" | "region"
+    keys: list[str] = []
+    #: resolved only: "recovered" (back to the old level) or "adapted" (a lasting new level)
+    closed_as: str | None = None
+    incident_days: int | None = None
+    #: the job holding more than half of the day's error records of this key, and its share
+    top_error_job_id: str | None = None
+    top_error_job_share: float | None = None
+
+    @property
+    def subject(self) -> str:
+        if self.incident_scope == "region":
+            return f"region {self.region} ({len(self.keys)} keys)"
+        return self.partition_key
 
     @property
     def summary(self) -> str:
         pct = "" if self.relative_change is None else f" ({self.relative_change:+.0%})"
-        return (f"{self.metric} {self.direction} on {self.day} for {self.partition_key}: "
+        if self.state == "resolved":
+            return (f"resolved ({self.closed_as}): {self.metric} {self.direction} for {self.subject} since "
+                    f"{self.incident_start}, {self.incident_days} days; on {self.day} {self.value:.4g} vs "
+                    f"baseline {self.baseline:.4g}")
+        text = (f"{self.metric} {self.direction} on {self.day} for {self.subject}: "
                 f"{self.value:.4g} vs baseline {self.baseline:.4g}{pct}, score {self.score:.1f} "
                 f"(threshold {self.threshold:g}, {self.training_points} past {self.day:%A}s)")
+        if self.top_error_job_id and self.top_error_job_share is not None:
+            text += f"; job {self.top_error_job_id} carries {self.top_error_job_share:.0%} of the day's errors"
+        return text
 
     def body(self) -> dict:
         return {**self.model_dump(mode="json"), "summary": self.summary}

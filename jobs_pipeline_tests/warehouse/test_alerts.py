@@ -1,5 +1,6 @@
-"""quality_alert_sensor: one alert per anomaly (a real local webhook server), never twice
-across restarts and recomputed days, the quality.anomaly event, and the sink selection."""
+"""quality_alert_sensor: one alert per incident opened and one per incident resolved (a real
+local webhook server), never twice across restarts and recomputed days, the quality.anomaly
+event, and the sink selection."""
 
 import json
 import logging
@@ -60,8 +61,10 @@ def test_one_alert_per_anomaly_across_restarts(db_copy: Path, history: History, 
     caplog.set_level(logging.INFO, logger="jobs_pipeline")
     with dg.instance_for_test() as instance:
         first = _tick(instance, db_copy)
-        assert len(first.run_requests) == len(history.injected) == 3
-        assert len({r.run_key for r in first.run_requests}) == 3
+        # each injected one-day anomaly opens an incident and recovers the next day
+        states = [r.tags["quality/alert_state"] for r in first.run_requests]
+        assert sorted(states) == ["opened"] * len(history.injected) + ["resolved"] * 3
+        assert len({r.run_key for r in first.run_requests}) == 6
         _run_all(first, instance, sink)
 
         # The daemon restarts: a new evaluation with the cursor it had stored.
@@ -86,23 +89,26 @@ def test_one_alert_per_anomaly_across_restarts(db_copy: Path, history: History, 
         assert _tick(instance, db_copy, new.cursor).run_requests == []
 
     bodies = [json.loads(req.get_data()) for req, _ in httpserver.log]
-    assert len(bodies) == 4
+    assert len(bodies) == 7
     ids = [b["alert_id"] for b in bodies]
-    assert len(set(ids)) == 4
+    assert len(set(ids)) == 7
     assert [req.headers["Idempotency-Key"] for req, _ in httpserver.log] == ids
     spike = next(b for b in bodies if b["metric"] == "error_rate")
     assert spike["type"] == "quality.anomaly" and spike["direction"] == "spike"
     assert spike["value"] > spike["baseline"] and spike["score"] >= spike["threshold"] == 3.0
     assert spike["training_points"] >= 7 and "error_rate spike" in spike["summary"]
+    resolved = [b for b in bodies if b["state"] == "resolved"]
+    assert len(resolved) == 3 and all(b["closed_as"] == "recovered" and b["incident_days"] == 1 for b in resolved)
     with connect(db_copy, read_only=True) as con:
         known = {r[0] for r in con.execute("SELECT anomaly_id FROM quality_anomalies").fetchall()}
-    assert set(ids) == known
+    assert {b["alert_id"] for b in bodies if b["state"] == "opened"} == known
+    assert {b["incident_id"] for b in resolved} < known
 
     events = [json.loads(r.getMessage()) for r in caplog.records
               if r.name == "jobs_pipeline.events" and '"quality.anomaly"' in r.getMessage()]
     assert sorted(e["id"] for e in events) == sorted(ids)
     assert all(e["data"]["alert_id"] == e["id"] for e in events)
-    assert sum(1 for r in caplog.records if r.name == "jobs_pipeline.warehouse.alerts") == 4  # logged always
+    assert sum(1 for r in caplog.records if r.name == "jobs_pipeline.warehouse.alerts") == 7  # logged always
 
 
 def test_webhook_failure_fails_the_run(db_copy: Path, httpserver: HTTPServer) -> None:
@@ -139,7 +145,7 @@ def test_sensor_waits_for_writers_and_skips_an_unchanged_file(db_copy: Path, mon
         first = _raw_tick(instance, db_copy)
         unchanged = _raw_tick(instance, db_copy, first.cursor)
     assert isinstance(settling, dg.SkipReason) and "waiting" in settling.skip_message
-    assert len(first.run_requests) == 3
+    assert len(first.run_requests) == 6
     assert isinstance(unchanged, dg.SkipReason) and "unchanged" in unchanged.skip_message
 
 
