@@ -1,14 +1,28 @@
 """``job_runs`` and ``marketplace_quality``, derived from ``job_events``.
 
-``job_runs`` is the one place defining a job's final event (the last terminal event of its
-highest attempt) and its UTC ``day`` (of its last event); everything downstream (this
-module's ``marketplace_quality``, the marts) reads ``job_runs`` only. Rates are
-record-weighted fractions in [0, 1]. Each table is rebuilt by one statement.
+``job_runs`` is the one place defining a job's final event and its UTC ``day`` (of its last
+event); everything downstream (this module's ``marketplace_quality``, the marts) reads
+``job_runs`` only. Rates are record-weighted fractions in [0, 1].
+
+The final event is the latest event of the job's **highest attempt**, a terminal one
+(``job.completed``/``job.failed``) first. So a job whose attempt 1 failed and whose attempt 2
+started but has not ended is ``running`` (or ``retrying`` when that attempt's last event says
+so), not ``failed``: it has not finished, and the marts count it on the day it ends.
+
+Each rebuild of ``job_runs`` also says which UTC days of its *finished* rows changed
+(:func:`refresh_job_runs`): a fingerprint per day (``job_runs_days``) is compared with the
+previous build's, so a late event that finishes a job, moves it to another day or changes its
+numbers names exactly the days whose marts must be rebuilt. The same days of
+``job_run_errors`` (errors by field and rule, one row per finished job and name: the hot spots
+read it instead of exploding JSON) are rewritten then.
 """
+
+from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 
-from jobs_pipeline.warehouse.connection import scalar
+from jobs_pipeline.warehouse.connection import scalar, transaction
 
 JOB_RUNS_SQL = """
 CREATE OR REPLACE TABLE job_runs AS
@@ -16,7 +30,7 @@ WITH ranked AS (
     SELECT *,
            row_number() OVER (
                PARTITION BY job_id
-               ORDER BY (event_type IN ('job.completed', 'job.failed')) DESC, attempt DESC,
+               ORDER BY attempt DESC, (event_type IN ('job.completed', 'job.failed')) DESC,
                         sequence DESC, ts DESC
            ) AS rn
     FROM job_events
@@ -67,9 +81,77 @@ ORDER BY marketplace, category, region
 """
 
 
+#: One fingerprint per UTC day of the finished rows of ``job_runs`` (all their columns).
+_DAY_FINGERPRINTS = f"""
+SELECT day, count(*) AS jobs, bit_xor(hash(r)) AS fingerprint
+FROM ({FINISHED_RUNS}) r GROUP BY day
+"""
+
+_DAYS_DDL = "CREATE TABLE IF NOT EXISTS job_runs_days (day DATE PRIMARY KEY, jobs BIGINT NOT NULL, fingerprint UBIGINT NOT NULL)"
+
+_ERRORS_DDL = """CREATE TABLE IF NOT EXISTS job_run_errors (
+    day DATE NOT NULL, job_id VARCHAR NOT NULL, marketplace VARCHAR, category VARCHAR, region VARCHAR,
+    ruleset VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL, n BIGINT NOT NULL)"""
+
+#: Errors by field (``kind='field'``) and by rule (``kind='rule'``) of the finished jobs of some days.
+_ERRORS_OF_DAYS = f"""
+WITH runs AS (SELECT day, CAST(job_id AS VARCHAR) AS job_id, marketplace, category, region,
+                     coalesce(ruleset, 'default') AS ruleset, errors_by_field, errors_by_rule
+              FROM ({FINISHED_RUNS}) WHERE day IN (SELECT unnest($days)))
+SELECT day, job_id, marketplace, category, region, ruleset, 'field', j.key, CAST(j.value AS BIGINT)
+FROM runs, json_each(runs.errors_by_field) j
+UNION ALL
+SELECT day, job_id, marketplace, category, region, ruleset, 'rule', j.key, CAST(j.value AS BIGINT)
+FROM runs, json_each(runs.errors_by_rule) j
+ORDER BY 1
+"""
+
+
+@dataclass(frozen=True)
+class JobRunsRefresh:
+    """A rebuild of ``job_runs``: its row count and the UTC days whose finished rows changed."""
+
+    rows: int
+    changed_days: list[date]
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND schema_name = 'main' AND table_name = $t", {"t": table}))
+
+
+def refresh_job_runs(con: duckdb.DuckDBPyConnection) -> JobRunsRefresh:
+    """Rebuild ``job_runs`` and say which days changed (every day on a first build).
+
+    A day changed when its finished rows differ in any column from the previous build (a job
+    finished, moved in or out of the day, or changed numbers). One transaction: a failure
+    leaves the previous ``job_runs``, fingerprints and error rows together."""
+    known = _exists(con, "job_runs_days") and _exists(con, "job_run_errors")
+    with transaction(con):
+        con.execute(JOB_RUNS_SQL)
+        con.execute(_DAYS_DDL)
+        con.execute(_ERRORS_DDL)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE job_runs_days_new AS {_DAY_FINGERPRINTS}")
+        if known:
+            changed = [d for (d,) in con.execute(
+                "SELECT coalesce(n.day, o.day) FROM job_runs_days_new n FULL JOIN job_runs_days o USING (day) "
+                "WHERE n.fingerprint IS DISTINCT FROM o.fingerprint OR n.jobs IS DISTINCT FROM o.jobs "
+                "ORDER BY 1").fetchall()]
+            con.execute("DELETE FROM job_run_errors WHERE day IN (SELECT unnest($days))", {"days": changed})
+        else:
+            changed = [d for (d,) in con.execute("SELECT day FROM job_runs_days_new ORDER BY day").fetchall()]
+            con.execute("DELETE FROM job_run_errors")
+        if changed:
+            con.execute(f"INSERT INTO job_run_errors {_ERRORS_OF_DAYS}", {"days": changed})
+        con.execute("DELETE FROM job_runs_days")
+        con.execute("INSERT INTO job_runs_days SELECT * FROM job_runs_days_new")
+        con.execute("DROP TABLE job_runs_days_new")
+    return JobRunsRefresh(rows=scalar(con, "SELECT count(*) FROM job_runs"), changed_days=changed)
+
+
 def build_job_runs(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute(JOB_RUNS_SQL)
-    return scalar(con, "SELECT count(*) FROM job_runs")
+    """Rebuild ``job_runs`` (see :func:`refresh_job_runs`); return its row count."""
+    return refresh_job_runs(con).rows
 
 
 def build_marketplace_quality(con: duckdb.DuckDBPyConnection) -> int:
