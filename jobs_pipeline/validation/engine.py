@@ -119,7 +119,8 @@ class _Pass:
         self.error_idx = [i for i, r in enumerate(rules) if r.severity == "error"]
         # Per failing row, whether it fails exactly one error rule (:data:`SOLE`, computed once
         # a row in :meth:`finish`); that rule's ``sole:`` count is its flag masked by it.
-        self.sole = (pl.sum_horizontal([pl.col(f).cast(pl.UInt32) for f in err]) == 1) if err else pl.lit(False)
+        # (Booleans summed as they are: a cast first measured ~1.6x slower, bench/sole_errors_bench.py.)
+        self.sole = (pl.sum_horizontal([pl.col(f) for f in err]) == 1) if err else pl.lit(False)
         self.aggregates = [
             is_error.sum().alias("error"),
             (_any(warn) & ~is_error).sum().alias("warning"),
