@@ -8,8 +8,12 @@ UV_VERSION ?= 0.13.9
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEV_PORT ?= 3000
 PYTEST_ARGS ?=
+# BI: Superset in its own virtualenv (bi/requirements.txt), metadata under data/superset.
+BI_VENV ?= .venv-bi
+SUPERSET_PORT ?= 8088
+BI_ENV = SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py FLASK_APP=superset
 
-.PHONY: install demo test dev check bench clean
+.PHONY: install demo test dev check bench clean bi bi-setup bi-venv
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -29,10 +33,22 @@ demo: install
 
 test: install
 	bash .ci/ensure-services
+	bash .ci/ensure-bi
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 dev: install
 	$(VENV)/bin/dagster dev -w workspace.yaml -p $(DEV_PORT)
+
+# Superset on 127.0.0.1:$(SUPERSET_PORT), in the foreground (docs/dashboards.md#superset).
+bi: bi-setup
+	$(BI_ENV) $(BI_VENV)/bin/superset run -h 127.0.0.1 -p $(SUPERSET_PORT) --with-threads
+
+# Unattended, idempotent first start without serving: db upgrade, init, admin user, the exports.
+bi-setup: install bi-venv
+	$(BI_ENV) $(BI_VENV)/bin/python bi/bootstrap.py --snapshot "$$($(PY) bi/snapshot_path.py)"
+
+bi-venv: install
+	bash .ci/ensure-bi
 
 check: install
 	$(VENV)/bin/dg check defs

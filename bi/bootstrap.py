@@ -1,0 +1,121 @@
+"""First start of the local Superset, unattended and idempotent (``make bi-setup``; ``make bi`` runs it first).
+
+Run with the BI virtualenv's Python and ``SUPERSET_CONFIG_PATH=bi/superset_config.py``::
+
+    .venv-bi/bin/python bi/bootstrap.py --snapshot /abs/path/quality.snapshot.duckdb
+
+1. ``superset db upgrade`` and ``superset init`` (once per Superset version: a stamp file in
+   ``SUPERSET_HOME`` remembers it);
+2. the admin user from ``SUPERSET_ADMIN_USERNAME`` / ``SUPERSET_ADMIN_PASSWORD`` (local defaults
+   ``admin`` / ``admin``), created when missing and never printed; an existing user is left alone;
+3. the versioned export in ``bi/exports/`` (database, datasets, charts, the "Feed quality"
+   dashboard) imported with the database URI pointed at the read-only snapshot. A stamp holds the
+   hash of what was imported: an unchanged export and path import nothing, so a re-run changes
+   nothing (and keeps edits made in the UI until the export itself changes).
+"""
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+EXPORTS = HERE / "exports"
+#: The placeholder in ``exports/databases/*.yaml`` replaced by the snapshot's path at import.
+SNAPSHOT_PLACEHOLDER = "{{QUALITY_SNAPSHOT_PATH}}"
+
+
+def snapshot_uri(snapshot: Path) -> str:
+    """The read-only DuckDB URI of the snapshot (never the writers' file)."""
+    return f"duckdb:///{snapshot}?access_mode=read_only"
+
+
+def render_exports(snapshot: Path) -> dict[str, str]:
+    """The export bundle (path inside the bundle -> YAML), the database URI filled in."""
+    contents = {}
+    for path in sorted(EXPORTS.rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        contents[path.relative_to(EXPORTS).as_posix()] = text.replace(
+            SNAPSHOT_PLACEHOLDER, str(snapshot))
+    if not contents:
+        raise SystemExit(f"no export files under {EXPORTS}")
+    return contents
+
+
+def _superset(*args: str, log: Path) -> None:
+    started = time.monotonic()
+    with log.open("a", encoding="utf-8") as out:
+        done = subprocess.run([str(Path(sys.executable).with_name("superset")), *args],
+                              stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        raise SystemExit(f"superset {' '.join(args)} failed (exit {done.returncode}); see {log}")
+    print(f"superset {' '.join(args)}: {time.monotonic() - started:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshot", required=True, type=Path, help="the published read-only snapshot")
+    parser.add_argument("--skip-import", action="store_true",
+                        help="only upgrade, init and the admin user (bi/build_assets.py starts from there)")
+    args = parser.parse_args(argv)
+    snapshot = args.snapshot.expanduser().resolve()
+    os.environ.setdefault("SUPERSET_CONFIG_PATH", str(HERE / "superset_config.py"))
+    os.environ.setdefault("FLASK_APP", "superset")
+
+    import importlib.util
+    if importlib.util.find_spec("superset") is None:
+        raise SystemExit("apache-superset is not installed here: run me with .venv-bi/bin/python (make bi-venv)")
+    import superset_config  # noqa: F401  (creates SUPERSET_HOME)
+
+    home = Path(superset_config.DATA_DIR)
+    log = home / "setup.log"
+    from importlib.metadata import version
+    schema_stamp = home / f".schema-{version('apache-superset')}"
+    if not schema_stamp.exists():
+        _superset("db", "upgrade", log=log)
+        _superset("init", log=log)
+        schema_stamp.write_text("db upgrade + init done\n", encoding="utf-8")
+
+    contents = {} if args.skip_import else render_exports(snapshot)
+    digest = hashlib.sha256("\0".join(f"{k}\0{v}" for k, v in contents.items()).encode()).hexdigest()
+    import_stamp = home / ".imported"
+
+    from flask import g
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        from superset.extensions import security_manager
+
+        username = os.environ.get("SUPERSET_ADMIN_USERNAME") or "admin"
+        user = security_manager.find_user(username=username)
+        if user is None:
+            user = security_manager.add_user(
+                username, "Superset", "Admin", f"{username}@localhost",
+                security_manager.find_role("Admin"),
+                password=os.environ.get("SUPERSET_ADMIN_PASSWORD") or "admin")
+            if not user:
+                raise SystemExit(f"could not create the admin user {username!r}")
+            print(f"admin user {username!r} created")
+        if args.skip_import:
+            pass
+        elif import_stamp.exists() and import_stamp.read_text(encoding="utf-8").strip() == digest:
+            print("dashboards up to date (bi/exports unchanged)")
+        else:
+            from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+
+            g.user = user
+            ImportDashboardsCommand(contents, overwrite=True).run()
+            import_stamp.write_text(digest + "\n", encoding="utf-8")
+            print(f"imported {len(contents)} export files from {EXPORTS.relative_to(HERE.parent)}")
+    if not snapshot.exists():
+        print(f"warning: no snapshot at {snapshot} yet: charts show data after `make demo` "
+              "or a materialisation publishes it", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
