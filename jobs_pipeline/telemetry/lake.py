@@ -87,10 +87,12 @@ class LakeTelemetryEmitter:
         line = lake_line(event, self.source)
         day = event.timestamp.strftime("%Y-%m-%d")
         with self._lock:
+            self._after_fork()
             self._pending.setdefault(day, []).append(line)
 
     def _after_fork(self) -> None:
-        """A forked child must not append to its parent's files (nor flush its parent's events)."""
+        """A forked child must not append to its parent's files (nor flush its parent's events):
+        it takes a writer id of its own at its first emit or flush."""
         if os.getpid() != self._pid:
             self._pid, self.writer_id, self._seq = os.getpid(), writer_id(), 0
             for entry in self._open.values():
