@@ -36,3 +36,4 @@ TALISMAN_ENABLED = False
 SUPERSET_LOAD_EXAMPLES = False
 # Keep the read-only connection read-only: no DML from SQL Lab, no file uploads into it.
 PREVENT_UNSAFE_DB_CONNECTIONS = True
+CONTENT_SECURITY_POLICY_WARNING = False
