@@ -15,7 +15,7 @@ from jobs_pipeline.warehouse.connection import connect
 
 #: Tables published when present (a table not built yet is simply absent from the snapshot).
 READ_TABLES = ("job_runs", "marketplace_quality", "marketplace_quality_daily", "field_error_hotspots",
-               "region_latency_daily", "quality_anomaly_scores", "recommendations")
+               "region_latency_daily", "quality_anomaly_scores", "quality_recommendations", "latency_outliers")
 #: Views over the read tables, recreated in the snapshot from their definitions.
 READ_VIEWS = ("quality_anomalies",)
 
