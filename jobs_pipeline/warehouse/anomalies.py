@@ -164,7 +164,7 @@ def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSetti
         v = judge_window(series, judged, values, rule, settings)
         n_chain = len(chain)
         chain_v = v if not is_partial else type(v)(*(getattr(v, f)[:, :n_chain] for f in v.__dataclass_fields__))
-        inc = track_incidents(chain_v, rule, regions, settings)
+        inc = track_incidents(chain_v, rule, regions, settings, chain)
         col = len(judged) - 1
         for k, key in enumerate(keys):
             code = int(v.code[k, col])

@@ -208,16 +208,18 @@ class Incidents:
 
 
 def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
-                    settings: DetectorSettings = DetectorSettings()) -> Incidents:
+                    settings: DetectorSettings = DetectorSettings(), days: np.ndarray | None = None) -> Incidents:
     """Walk the judged days in order and group consecutive anomalous days into incidents.
 
     * An anomaly on a key with no open incident **opens** one.
     * The next days **continue** it while they deviate the same way and still pass
       ``continue_factor`` x the threshold and minimum changes: a level shift stays one incident
       (one alert) rather than a new alert each day the baseline has not caught up.
-    * The first day that does not closes it: **recovered** when the value is back within half
-      the opening deviation of the opening baseline, else **adapted** (the baseline caught up
-      with a lasting new level). Days without a value or verdict leave an incident as it is.
+    * The first day that does not closes it: **adapted** when the baseline itself moved (since
+      the same weekday a week before) by more than half the opening relative deviation, the
+      way of the incident (it caught up with a lasting new level), else **recovered** (the
+      value came back). Days without a value or verdict leave an incident as it is.
+      ``days`` (day index of each column; default consecutive) finds the week-before column.
     * A region incident: when at least ``region_min_keys`` keys of one region, and
       ``region_min_share`` of its keys judged that day, open an incident in the same direction
       on the same day (a regional holiday, a regional outage), they are one incident.
@@ -234,6 +236,7 @@ def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
     open_base = np.zeros(n_keys)
     open_delta = np.zeros(n_keys)
     region_ids, region_of = np.unique(regions, return_inverse=True)
+    days = np.arange(n_days) if days is None else np.asarray(days)
     for j in range(n_days):
         code, sgn = v.code[:, j], v.sign[:, j]
         delta = v.value[:, j] - v.baseline[:, j]
@@ -256,8 +259,14 @@ def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
             judged_in = np.bincount(region_of[judged], minlength=len(region_ids))
             wide = (opened_in >= settings.region_min_keys) & (opened_in >= settings.region_min_share * judged_in)
             grouped |= mask & wide[region_of]
-        with np.errstate(invalid="ignore"):
-            back = np.abs(v.value[:, j] - open_base) <= 0.5 * np.abs(open_delta)
+        week_before = int(np.searchsorted(days, days[j] - 7))
+        if week_before < j and days[week_before] == days[j] - 7:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                moved = (v.baseline[:, j] - v.baseline[:, week_before]) / np.abs(v.baseline[:, week_before])
+                opening = open_delta / np.abs(open_base)
+                back = ~(moved * np.sign(opening) > 0.5 * np.abs(opening))
+        else:
+            back = np.ones(n_keys, dtype=bool)
         state[:, j] = np.where(opens, OPENED, np.where(keeps, ONGOING,
                                np.where(closes, np.where(back, RECOVERED, ADAPTED), NONE)))
         open_sign = np.where(opens, sgn, np.where(closes, 0, open_sign)).astype(np.int8)

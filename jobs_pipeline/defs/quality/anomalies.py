@@ -2,6 +2,7 @@
 
 Thin wrapper over :mod:`jobs_pipeline.warehouse.anomalies` (the detector). Judges a day once its
 ``marketplace_quality_daily`` partition is complete (:data:`.automation.AFTER_FINISHED_DAY`);
+materialised for today anyway (a partial day), it writes ``partial_day`` rows and no anomaly;
 its checks are built with the marts' (:mod:`.marts`).
 """
 
@@ -36,11 +37,14 @@ def quality_anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig,
                                 training_weeks=config.training_weeks)
     with warehouse.connect() as con:
         found = anomalies.refresh_day(con, day, settings)
-        judged, thin = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'not_enough_history') "
+        judged, thin, partial, opened = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'not_enough_history'), "
+            "count(*) FILTER (WHERE status = 'partial_day'), "
+            "count(DISTINCT incident_id) FILTER (WHERE incident_state = 'opened') "
             "FROM quality_anomaly_scores WHERE day = $day", {"day": day}).fetchall()[0]
         _publish(warehouse, con, "quality_anomaly_scores", day)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": int(judged), "anomalies": int(found), "judged": int(judged),
         "not_enough_history": int(thin), "threshold": float(threshold),
+        "incidents_opened": int(opened), "partial_day": bool(partial),
     })
