@@ -1,9 +1,11 @@
 """When the quality assets refresh between the daily schedules (declarative automation).
 
 The lake is ingested hourly; ``job_runs`` and ``marketplace_quality`` follow ``job_events``;
-today's mart partitions follow ``job_runs``; a finished day's anomalies follow its
-``marketplace_quality_daily``; the dashboard follows the marts. ``quality_automation_sensor``
-evaluates these conditions; the schedules still finalise yesterday (docs/dashboards.md).
+a finished day's anomalies follow its ``marketplace_quality_daily``; the dashboard follows the
+marts. ``quality_automation_sensor`` evaluates these conditions. The marts' partitions are not
+here: ``job_runs_changed_days_sensor`` (:mod:`.late_days`) rebuilds exactly the days whose
+``job_runs`` rows changed, today and late days alike; the schedules still finalise yesterday
+(docs/dashboards.md).
 """
 
 from datetime import timedelta
@@ -16,7 +18,8 @@ AC = dg.AutomationCondition
 INGEST_CRON = "0 * * * *"
 INGEST_HOURLY = AC.on_cron(INGEST_CRON, "UTC")
 
-#: After any upstream asset updated; for a daily asset, its latest partition (today) only.
+#: After any upstream asset updated (``job_runs``, ``marketplace_quality``; for a daily asset,
+#: its latest partition only).
 EAGER = AC.eager()
 
 #: Yesterday's partition of a daily asset (partitions end a day ahead: today is the latest).

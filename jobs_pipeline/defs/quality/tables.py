@@ -4,6 +4,8 @@ Thin wrappers over :mod:`jobs_pipeline.warehouse`; writers share the ``duckdb_wr
 (limit 1 in ``dagster.yaml``), and so do the checks reading the database itself. Each writer
 publishes the read snapshot after its change (people read that); with an S3 lake the events'
 changed days also go out as Parquet. Refreshed hourly and after each other (:mod:`.automation`).
+``job_runs`` reports the UTC days whose finished rows changed (metadata ``changed_days``):
+``job_runs_changed_days_sensor`` (:mod:`.late_days`) rebuilds those days of the marts.
 """
 
 import dagster as dg
@@ -13,22 +15,30 @@ from jobs_pipeline.defs.quality.events import DUCKDB_POOL, GROUP, job_events, jo
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.tables import (
-    build_job_runs,
     build_marketplace_quality,
     inconsistent_job_runs,
     overall_error_rate,
     rates_out_of_range,
+    refresh_job_runs,
 )
+
+#: Metadata key of ``job_runs`` materialisations: ISO dates of the days whose finished rows changed.
+CHANGED_DAYS = "changed_days"
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_events], automation_condition=EAGER,
           description="One row per job: final status, attempts and metrics.")
-def job_runs(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
+def job_runs(context: dg.AssetExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        rows = build_job_runs(con)
+        built = refresh_job_runs(con)
         failed = scalar(con, "SELECT count(*) FROM job_runs WHERE status = 'failed'")
         warehouse.publish(con)
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "jobs_failed": failed})
+    days = [d.isoformat() for d in built.changed_days]
+    context.log.info(f"job_runs: {len(days)} UTC day(s) changed" + (f" ({days[0]} .. {days[-1]})" if days else ""))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": built.rows, "jobs_failed": failed,
+        CHANGED_DAYS: dg.MetadataValue.json(days), "changed_days_count": len(days),
+    })
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], automation_condition=EAGER,
