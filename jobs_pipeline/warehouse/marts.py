@@ -160,7 +160,8 @@ def _add_is_partial(con: duckdb.DuckDBPyConnection, table: str) -> None:
     with transaction(con):
         con.execute(f"ALTER TABLE {table} ADD COLUMN is_partial BOOLEAN")
         con.execute(f"UPDATE {table} SET is_partial = day >= CAST(timezone('UTC', refreshed_at) AS DATE)")
-        con.execute(f"ALTER TABLE {table} ALTER COLUMN is_partial SET NOT NULL")
+    # DuckDB adds the constraint only once the update is committed.
+    con.execute(f"ALTER TABLE {table} ALTER COLUMN is_partial SET NOT NULL")
 
 
 def refresh_days(con: duckdb.DuckDBPyConnection, mart: Mart, start: date, end: date,

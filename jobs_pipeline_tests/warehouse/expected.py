@@ -1,7 +1,8 @@
 """Plain pandas recomputations of the marts from ``job_events`` (the test oracle).
 
-Deliberately written without the mart SQL: the final event of a job is the last terminal
-event of its highest attempt, its day the UTC date of its last event.
+Deliberately written without the mart SQL: the final event of a job is the latest event of
+its highest attempt (a terminal one first); the job counts only when that event is terminal
+(a later attempt still running makes it unfinished). Its day is the UTC date of its last event.
 """
 
 import json
@@ -15,7 +16,7 @@ TERMINAL = ("job.completed", "job.failed")
 def final_events(events: pd.DataFrame) -> pd.DataFrame:
     ev = events.copy()
     ev["terminal"] = ev["event_type"].isin(TERMINAL)
-    ev = ev.sort_values(["job_id", "terminal", "attempt", "sequence", "ts"],
+    ev = ev.sort_values(["job_id", "attempt", "terminal", "sequence", "ts"],
                         ascending=[True, False, False, False, False])
     final = ev.groupby("job_id", sort=False).head(1).copy()
     last_ts = events.groupby("job_id")["ts"].max()
