@@ -14,7 +14,7 @@ from jobs_pipeline.warehouse.dashboard import anomaly_files, chart_points, write
 
 @dg.asset(group_name=GROUP, kinds={"html"},
           deps=[dg.AssetKey(k) for k in ("marketplace_quality_daily", "field_error_hotspots", "region_latency_daily",
-                                   "quality_anomalies")],
+                                         "quality_anomalies", "quality_recommendations")],
           automation_condition=AFTER_MARTS,
           description="Self-contained offline HTML dashboard of the marts (QUALITY_DASHBOARD_PATH).")
 def quality_dashboard(warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
