@@ -24,7 +24,6 @@ import dagster as dg
 from jobs_pipeline.defs.quality.marts import (
     field_error_hotspots, mart_checks, marketplace_quality_daily, marts_job, quality_anomalies, region_latency_daily,
 )
-from jobs_pipeline.defs.quality.partitions import DAILY
 from jobs_pipeline.defs.quality.tables import CHANGED_DAYS
 
 SENSOR_NAME = "job_runs_changed_days_sensor"
@@ -99,8 +98,8 @@ def job_runs_changed_days_sensor(context: dg.SensorEvaluationContext) -> dg.Sens
         value = meta.get(CHANGED_DAYS)
         changed |= {date.fromisoformat(d) for d in (value.value if value is not None else [])}
     through = result.records[-1].storage_id
-    newest = DAILY.get_last_partition_key(current_time=datetime.now(UTC))
-    plan = plan_runs(changed, date.fromisoformat(newest)) if newest else []
+    newest = datetime.now(UTC).date()  # DAILY ends a day ahead: today is its newest partition
+    plan = plan_runs(changed, newest)
     requests = [_run_request(names, a, b, through) for names, a, b in plan]
     context.log.info(f"{len(changed)} changed day(s) -> {len(requests)} run(s)")
     return dg.SensorResult(run_requests=requests, cursor=str(through))
