@@ -1,0 +1,118 @@
+"""A published snapshot with known, varied data for the Superset test (and for building charts).
+
+Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots`` and ``region_latency_daily``
+rows for a few partition keys (seeded, so the numbers are the same every run), one error-rate
+spike on the day before the last, then the project's own detector (``anomalies.refresh_day``)
+judges the last days and the project's ``publish_snapshot`` writes the read-only copy. The
+marts are created with their own DDL, so a column added to a mart is picked up (a NOT NULL
+column unknown here fails loudly rather than being guessed, except ``is_partial``).
+
+Run it directly to make a snapshot for ``make bi``:
+``.venv/bin/python -m jobs_pipeline_tests.bi.sample_snapshot data/sample.snapshot.duckdb``.
+"""
+
+import random
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from jobs_pipeline.warehouse import anomalies, marts
+from jobs_pipeline.warehouse.snapshot import publish_snapshot
+
+MARKETPLACES = {"amazon": 0.02, "google_merchant": 0.05, "mercado_livre": 0.08}
+CATEGORIES = ("electronics", "apparel")
+REGIONS = {"US": 120.0, "BR": 340.0, "AR": 260.0}
+FIELDS = ("price", "gtin", "title", "image_link")
+RULES = ("price_positive", "gtin_checksum", "title_length", "image_url")
+DAYS = 63
+JUDGED_DAYS = 7
+SPIKE_KEY = ("google_merchant", "electronics", "BR")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], last_day: date) -> None:
+    columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]).fetchall()]
+    for row in rows:
+        if "is_partial" in columns:
+            row["is_partial"] = row["day"] == last_day
+    present = [c for c in columns if c in rows[0]]
+    placeholders = ", ".join("?" for _ in present)
+    con.executemany(f"INSERT INTO {table} ({', '.join(present)}) VALUES ({placeholders})",
+                    [[row[c] for c in present] for row in rows])
+
+
+def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed: int = 18) -> date:
+    """Write the quality database at ``database`` and publish it to ``snapshot``; returns the last day."""
+    rng = random.Random(seed)
+    last_day = last_day or datetime.now(UTC).date()
+    days = [last_day - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    refreshed = datetime.now(UTC)
+    quality, hotspots, latency = [], [], []
+    for day in days:
+        for region, base_ms in REGIONS.items():
+            per_region: list[float] = []
+            for marketplace, base_rate in MARKETPLACES.items():
+                ms: list[float] = []
+                for category in CATEGORIES:
+                    jobs = rng.randint(3, 6)
+                    total = rng.randint(800, 1200) * jobs
+                    rate = base_rate * rng.uniform(0.85, 1.15)
+                    if (marketplace, category, region) == SPIKE_KEY and day == days[-2]:
+                        rate = 0.4
+                    error = round(total * rate)
+                    warning = round(total * 0.03)
+                    failed = rng.randint(0, 1)
+                    quality.append(dict(
+                        day=day, marketplace=marketplace, category=category, region=region,
+                        partition_key=f"{marketplace}:{category}:{region}", jobs=jobs,
+                        jobs_completed=jobs - failed, jobs_failed=failed, records_total=total,
+                        records_valid=total - error, records_error=error, records_warning=warning,
+                        error_rate=error / total, warning_rate=warning / total,
+                        payload_size_bytes=total * 310, refreshed_at=refreshed))
+                    ms += [base_ms * rng.uniform(0.6, 2.2) for _ in range(jobs)]
+                per_region += ms
+                latency.append(_latency_row(day, region, marketplace, ms, refreshed))
+            latency.append(_latency_row(day, region, marts.ALL_MARKETPLACES, per_region, refreshed))
+        for marketplace in MARKETPLACES:
+            for kind, names in (("field", FIELDS), ("rule", RULES)):
+                counts = {name: rng.randint(5, 400) for name in names}
+                total = sum(counts.values())
+                for rank, (name, errors) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]), 1):
+                    prev = rng.randint(0, 2000)
+                    hotspots.append(dict(
+                        day=day, marketplace=marketplace, ruleset=f"{marketplace}@2", kind=kind, name=name,
+                        errors=errors, jobs_affected=rng.randint(1, 12), share=errors / total, rank=rank,
+                        errors_prev_7d=prev, avg_prev_7d=prev / 7.0,
+                        trend_vs_prev_7d=errors / (prev / 7.0) - 1 if prev else None, refreshed_at=refreshed))
+    database.unlink(missing_ok=True)
+    with duckdb.connect(str(database)) as con:
+        for mart, rows in ((marts.MARKETPLACE_QUALITY_DAILY, quality), (marts.FIELD_ERROR_HOTSPOTS, hotspots),
+                           (marts.REGION_LATENCY_DAILY, latency)):
+            marts.ensure_mart(con, mart)
+            _insert(con, mart.table, rows, last_day)
+        for day in days[-JUDGED_DAYS:]:
+            anomalies.refresh_day(con, day)
+        con.execute("CHECKPOINT")
+        publish_snapshot(con, snapshot)
+    return last_day
+
+
+def _latency_row(day: date, region: str, marketplace: str, ms: list[float], refreshed: datetime) -> dict:
+    def q(p: float) -> float:  # quantile_cont
+        s = sorted(ms)
+        pos = p * (len(s) - 1)
+        lo = int(pos)
+        return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (pos - lo)
+    hour = datetime.combine(day, datetime.min.time()) + timedelta(hours=14)
+    return dict(day=day, region=region, marketplace=marketplace, jobs=len(ms),
+                processing_p50_ms=q(0.5) * 0.6, processing_p95_ms=q(0.95) * 0.6, processing_p99_ms=q(0.99) * 0.6,
+                latency_p50_ms=q(0.5), latency_p95_ms=q(0.95), latency_p99_ms=q(0.99),
+                peak_hour=hour, peak_jobs_per_hour=max(1, len(ms) // 4), refreshed_at=refreshed)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "data/sample.snapshot.duckdb").resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(build(target.with_name(target.name.replace(".snapshot", "") + ".writer.duckdb"), target), target)
