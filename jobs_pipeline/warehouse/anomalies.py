@@ -81,8 +81,21 @@ def region_incident_id(day: date, region: str, metric: str, direction: str) -> s
     return str(uuid.uuid5(ANOMALY_NAMESPACE, f"{day.isoformat()}|region:{region}|{metric}|{direction}"))
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(SCORES_DDL)
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Columns of the tables this module reads or writes (one catalog query)."""
+    found: dict[str, set[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name IN "
+            "('marketplace_quality_daily', 'job_runs', 'quality_anomaly_scores')").fetchall():
+        found.setdefault(table, set()).add(column)
+    return found
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, columns: dict[str, set[str]] | None = None) -> None:
+    """Create or migrate the table (adds the incident columns to an older one); a no-op when current."""
+    have = (columns if columns is not None else _columns(con)).get("quality_anomaly_scores", set())
+    if not set(_COLUMNS) <= have:
+        con.execute(SCORES_DDL)
 
 
 def day_has_ended(day: date, now: datetime | None = None) -> bool:
@@ -91,14 +104,9 @@ def day_has_ended(day: date, now: datetime | None = None) -> bool:
     return now >= datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def _has_partial_column(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(scalar(con, "SELECT count(*) FROM information_schema.columns WHERE table_name = "
-                            "'marketplace_quality_daily' AND column_name = 'is_partial'"))
-
-
-def _top_jobs(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, tuple[str, float]]:
+def _top_jobs(con: duckdb.DuckDBPyConnection, day: date, columns: dict[str, set[str]]) -> dict[str, tuple[str, float]]:
     """Per partition key, the job holding more than half of ``day``'s error records, and its share."""
-    if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'job_runs'"):
+    if "job_runs" not in columns:
         return {}
     rows = con.execute(
         f"""SELECT partition_key, first(job_id ORDER BY records_error DESC, job_id) AS job,
@@ -109,7 +117,8 @@ def _top_jobs(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, tuple[str,
 
 
 def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSettings = DetectorSettings(),
-              rules: tuple[MetricRule, ...] = DEFAULT_RULES, now: datetime | None = None) -> list[dict]:
+              rules: tuple[MetricRule, ...] = DEFAULT_RULES, now: datetime | None = None,
+              columns: dict[str, set[str]] | None = None) -> list[dict]:
     """The score rows of ``day`` (not written).
 
     * Volume: a key seen in the window but absent on a day that has other data counts as
@@ -123,16 +132,18 @@ def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSetti
     lookback, weeks = settings.incident_lookback_days, settings.training_weeks
     start = day - timedelta(days=lookback + 7 * weeks)
     n_days = (day - start).days + 1
-    partial_sql = "bool_or(is_partial)" if _has_partial_column(con) else "false"
+    columns = columns if columns is not None else _columns(con)
+    partial_sql = "coalesce(is_partial, false)" if "is_partial" in columns.get("marketplace_quality_daily", ()) else "false"
     res = con.execute(
-        f"""SELECT partition_key, datediff('day', $start, day)::INTEGER AS t,
-                   any_value(error_rate)::DOUBLE AS error_rate, any_value(records_total)::DOUBLE AS records_total,
-                   {partial_sql} AS partial
-            FROM marketplace_quality_daily WHERE day BETWEEN $start AND $day GROUP BY ALL""",
+        f"""SELECT partition_key, datediff('day', $start, day)::INTEGER AS t, error_rate::DOUBLE AS error_rate,
+                   records_total::DOUBLE AS records_total, {partial_sql} AS partial
+            FROM marketplace_quality_daily WHERE day BETWEEN $start AND $day ORDER BY partition_key""",
         {"start": start, "day": day}).fetchnumpy()
     if not len(res["t"]) or not (res["t"] == n_days - 1).any():
         return []
-    keys, key_of = np.unique(np.asarray(res["partition_key"], dtype=object), return_inverse=True)
+    names = np.asarray(res["partition_key"], dtype=object)  # sorted: a new key where the name changes
+    key_of = np.concatenate([[0], np.cumsum(names[1:] != names[:-1])]).astype(np.int64)
+    keys = names[np.concatenate([[True], names[1:] != names[:-1]])]
     t = np.asarray(res["t"], dtype=np.int64)
     present = np.zeros((len(keys), n_days), dtype=bool)
     present[key_of, t] = True
@@ -149,7 +160,7 @@ def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSetti
     seen_before = seen[:, judged] - seen[:, np.clip(judged - 7 * weeks, 0, None)]
     parts = [k.split(":") for k in keys]
     regions = np.array([p[2] for p in parts], dtype=object)
-    top = _top_jobs(con, day)
+    top = _top_jobs(con, day, columns)
     out: list[dict] = []
     for rule in rules:
         series = np.full((len(keys), n_days), np.nan)
@@ -210,8 +221,9 @@ def judge_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSetti
 def refresh_day(con: duckdb.DuckDBPyConnection, day: date, settings: DetectorSettings = DetectorSettings(),
                 rules: tuple[MetricRule, ...] = DEFAULT_RULES, now: datetime | None = None) -> int:
     """Replace ``day``'s verdicts; return how many anomalies it has (0 on a partial day)."""
-    ensure_schema(con)
-    rows = judge_day(con, day, settings, rules, now)
+    columns = _columns(con)
+    ensure_schema(con, columns)
+    rows = judge_day(con, day, settings, rules, now, columns)
     table = pa.Table.from_pylist(rows, schema=_SCHEMA)
     con.register("_new_scores", table)
     try:
