@@ -15,19 +15,9 @@ from typing import Protocol
 
 from jobs_pipeline.storage.uri import is_s3_uri
 from jobs_pipeline.telemetry.lake import PART_GLOB
+from jobs_pipeline.warehouse.lake_parts import ByteRange, LakeFile
 
-
-@dataclass(frozen=True)
-class LakeFile:
-    name: str  # as lake_files records it: a path or a URI
-    size: int  # bytes when listed
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    name: str
-    start: int
-    end: int  # exclusive
+__all__ = ["ByteRange", "FileListSource", "LakeFile", "LakeSource", "LocalLakeSource", "lake_source"]
 
 
 class LakeSource(Protocol):
@@ -38,11 +28,6 @@ class LakeSource(Protocol):
     def read(self, ranges: list[ByteRange]) -> Iterator[bytes]:
         """The bytes ``[start, end)`` of each range, in order (fewer at the end of a shorter file)."""
         ...
-
-
-def part_files(source: LakeSource) -> list[str]:
-    """The names of the lake's part files, in order."""
-    return [f.name for f in source.listing()]
 
 
 @dataclass(frozen=True)
@@ -67,7 +52,7 @@ class LocalLakeSource:
         return out
 
     def part_files(self) -> list[str]:
-        return part_files(self)
+        return [f.name for f in self.listing()]
 
     def local_path(self, name: str) -> str:
         """Where ``name`` is on this machine (the ingestion copies ranges of it file to file)."""

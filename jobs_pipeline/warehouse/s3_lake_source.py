@@ -15,7 +15,7 @@ from typing import Any
 from jobs_pipeline.storage.client import s3_client
 from jobs_pipeline.storage.uri import S3Uri
 from jobs_pipeline.telemetry.lake import PART_GLOB
-from jobs_pipeline.warehouse.lake_source import ByteRange, LakeFile, part_files
+from jobs_pipeline.warehouse.lake_parts import ByteRange, LakeFile
 
 #: Concurrent object reads (boto3 clients are thread-safe).
 READ_THREADS = 16
@@ -48,7 +48,7 @@ class S3LakeSource:
         return out
 
     def part_files(self) -> list[str]:
-        return part_files(self)
+        return [f.name for f in self.listing()]
 
     def _get(self, r: ByteRange) -> bytes:
         prefix = self.root.uri()
