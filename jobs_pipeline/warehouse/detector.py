@@ -160,7 +160,8 @@ def judge_window(series: np.ndarray, days: np.ndarray, values: np.ndarray, rule:
     prev = np.full_like(series, np.nan)
     prev[:, 7:] = series[:, :-7]
     with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.where(prev > 0, (series - prev) / prev, np.nan)
+        # float32: these ~63 changes per key and day are only sorted for two medians
+        change = np.where(prev > 0, (series - prev) / prev, np.nan).astype(np.float32)
     back = np.arange(1, 7 * weeks - 6)  # 63 changes for 10 weeks
     widx = days[:, None] - back[None, :]
     changes = _take(change, widx.ravel()).reshape(n_keys, n_days, len(back))
@@ -168,6 +169,7 @@ def judge_window(series: np.ndarray, days: np.ndarray, values: np.ndarray, rule:
     n_changes = (~np.isnan(changes)).sum(axis=2)
     growth = _nanmedian(changes)
     spread = _nanmedian(np.abs(changes - growth[:, :, None]))
+    growth, spread = growth.astype(float), spread.astype(float)
     rel_sigma = MAD_TO_SIGMA * spread / math.sqrt(2)
     # Too few changes (gaps): fall back on the spread of the same-weekday points themselves.
     own = MAD_TO_SIGMA * _nanmedian(np.abs(train - level[:, :, None]))
