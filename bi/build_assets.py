@@ -50,6 +50,13 @@ DATASETS = {
     "quality_anomalies": {
         "max_abs_score": ("MAX(ABS(score))", "max |score|", ",.1f"),
     },
+    "quality_recommendations": {
+        "records_fixed": ("SUM(sole_errors)", "records fixing it alone makes valid", ",d"),
+        "records_failing": ("SUM(errors)", "records failing it", ",d"),
+    },
+    "latency_outliers": {
+        "p95_excess_ms": ("AVG(excess_ms)", "p95 above the marketplace's (ms)", ",.0f"),
+    },
 }
 
 
@@ -76,6 +83,10 @@ CHARTS = [
            "day", ["max_abs_score"], ["partition_key"], markerSize=10),
     _chart("Anomaly verdicts per day", "echarts_timeseries_bar", "quality_anomaly_scores",
            "day", ["verdicts"], ["status"], stack="Stack"),
+    _chart("What to fix first: records each rule alone would make valid", "echarts_timeseries_bar",
+           "quality_recommendations", "rule", ["records_fixed", "records_failing"], [], time_axis=False),
+    _chart("Latency outliers: regions' p95 above their marketplace's", "echarts_timeseries_bar",
+           "latency_outliers", "region", ["p95_excess_ms"], ["marketplace"], time_axis=False),
 ]
 
 
@@ -197,20 +208,41 @@ def build(api: Api, snapshot: Path) -> int:
     return dashboard
 
 
+def _uuids(files: dict[str, str]) -> dict[tuple[str, str], str]:
+    """(kind, name) -> uuid of each object in an export bundle (path inside it -> YAML)."""
+    import yaml
+
+    names = {"databases": "database_name", "datasets": "table_name", "charts": "slice_name",
+             "dashboards": "dashboard_title"}
+    found = {}
+    for path, text in files.items():
+        kind = path.split("/", 1)[0]
+        if kind in names:
+            doc = yaml.safe_load(text)
+            found[(kind, doc[names[kind]])] = doc["uuid"]
+    return found
+
+
 def export(api: Api, dashboard: int, snapshot: Path) -> list[str]:
+    """Replace bi/exports with the dashboard's bundle. Objects already in the old export keep
+    their UUIDs (matched by kind and name), so a rebuild diffs only what changed."""
+    old = _uuids({p.relative_to(EXPORTS).as_posix(): p.read_text(encoding="utf-8")
+                  for p in EXPORTS.rglob("*.yaml")}) if EXPORTS.exists() else {}
     response = api.session.get(f"{api.url}/api/v1/dashboard/export/", params={"q": f"!({dashboard})"}, timeout=120)
     response.raise_for_status()
-    shutil.rmtree(EXPORTS, ignore_errors=True)
-    written = []
     with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
-        for name in bundle.namelist():
-            inner = name.split("/", 1)[1]  # drop the bundle's dated root folder
-            text = bundle.read(name).decode("utf-8").replace(str(snapshot), SNAPSHOT_PLACEHOLDER)
-            target = EXPORTS / inner
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            written.append(inner)
-    return sorted(written)
+        files = {name.split("/", 1)[1]: bundle.read(name).decode("utf-8")  # drop the dated root folder
+                 for name in bundle.namelist()}
+    renames = {new: old[key] for key, new in _uuids(files).items() if key in old}
+    shutil.rmtree(EXPORTS, ignore_errors=True)
+    for inner, text in files.items():
+        text = text.replace(str(snapshot), SNAPSHOT_PLACEHOLDER)
+        for new, kept in renames.items():
+            text = text.replace(new, kept)
+        target = EXPORTS / inner
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return sorted(files)
 
 
 def main() -> int:

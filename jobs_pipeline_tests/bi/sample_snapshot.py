@@ -1,7 +1,7 @@
 """A published snapshot with known, varied data for the Superset test (and for building charts).
 
-Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots`` and ``region_latency_daily``
-rows for a few partition keys (seeded, so the numbers are the same every run), one error-rate
+Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots``, ``region_latency_daily``,
+``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the numbers are the same every run), one error-rate
 spike on the day before the last, then the project's own detector (``anomalies.refresh_day``)
 judges the last days and the project's ``publish_snapshot`` writes the read-only copy. The
 marts are created with their own DDL, so a column added to a mart is picked up (a NOT NULL
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from jobs_pipeline.warehouse import anomalies, marts
+from jobs_pipeline.warehouse import anomalies, marts, recommendations
 from jobs_pipeline.warehouse.snapshot import publish_snapshot
 
 MARKETPLACES = {"amazon": 0.02, "google_merchant": 0.05, "mercado_livre": 0.08}
@@ -49,7 +49,7 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
     last_day = last_day or datetime.now(UTC).date()
     days = [last_day - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     refreshed = datetime.now(UTC)
-    quality, hotspots, latency = [], [], []
+    quality, hotspots, latency, fixes, outliers = [], [], [], [], []
     for day in days:
         for region, base_ms in REGIONS.items():
             per_region: list[float] = []
@@ -72,10 +72,19 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
                         error_rate=error / total, warning_rate=warning / total,
                         payload_size_bytes=total * 310, refreshed_at=refreshed))
                     ms += [base_ms * rng.uniform(0.6, 2.2) for _ in range(jobs)]
+                    fixes += _recommendation_rows(rng, quality[-1], refreshed)
                 per_region += ms
                 latency.append(_latency_row(day, region, marketplace, ms, refreshed))
             latency.append(_latency_row(day, region, marts.ALL_MARKETPLACES, per_region, refreshed))
         for marketplace in MARKETPLACES:
+            rows = [r for r in latency if r["day"] == day and r["marketplace"] == marketplace]
+            overall = max(r["latency_p95_ms"] for r in rows) * 0.9
+            for rank, row in enumerate(sorted(rows, key=lambda r: -r["latency_p95_ms"]), 1):
+                outliers.append(dict(
+                    day=day, marketplace=marketplace, region=row["region"], jobs=row["jobs"],
+                    latency_p95_ms=row["latency_p95_ms"], marketplace_latency_p95_ms=overall,
+                    excess_ms=row["latency_p95_ms"] - overall, excess_ratio=row["latency_p95_ms"] / overall,
+                    rank=rank, refreshed_at=refreshed))
             for kind, names in (("field", FIELDS), ("rule", RULES)):
                 counts = {name: rng.randint(5, 400) for name in names}
                 total = sum(counts.values())
@@ -92,11 +101,34 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
                            (marts.REGION_LATENCY_DAILY, latency)):
             marts.ensure_mart(con, mart)
             _insert(con, mart.table, rows, last_day)
+        recommendations.ensure_recommendations(con)
+        _insert(con, "quality_recommendations", fixes, last_day)
+        _insert(con, "latency_outliers", outliers, last_day)
         for day in days[-JUDGED_DAYS:]:
             anomalies.refresh_day(con, day)
         con.execute("CHECKPOINT")
         publish_snapshot(con, snapshot)
     return last_day
+
+
+def _recommendation_rows(rng: random.Random, q: dict, refreshed: datetime) -> list[dict]:
+    """The rules of one key and day: what fixing each alone brings (sole) beside all it fails."""
+    errors = {rule: rng.randint(0, q["records_error"] // 2) for rule in RULES}
+    sole = {rule: rng.randint(0, n) for rule, n in errors.items()}
+    ranked = sorted(RULES, key=lambda r: (-sole[r], -errors[r]))
+    rows = []
+    for rule in RULES:
+        prev = rng.randint(0, 7 * max(sole[rule], 1))
+        affected = rng.randint(1, q["jobs"])
+        rows.append(dict(
+            day=q["day"], marketplace=q["marketplace"], category=q["category"], region=q["region"],
+            partition_key=q["partition_key"], rule=rule, rank=ranked.index(rule) + 1, sole_errors=sole[rule],
+            errors=errors[rule], records_total=q["records_total"], records_error=q["records_error"],
+            error_rate=q["error_rate"], error_rate_if_fixed=(q["records_error"] - sole[rule]) / q["records_total"],
+            feeds=q["jobs"], feeds_affected=affected, feeds_affected_share=affected / q["jobs"], feeds_unmeasured=0,
+            sole_errors_prev_7d=prev, avg_prev_7d=prev / 7.0,
+            trend_vs_prev_7d=sole[rule] / (prev / 7.0) - 1 if prev else None, refreshed_at=refreshed))
+    return rows
 
 
 def _latency_row(day: date, region: str, marketplace: str, ms: list[float], refreshed: datetime) -> dict:

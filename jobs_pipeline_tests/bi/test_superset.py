@@ -64,6 +64,12 @@ EXPECTED = {
     "Anomaly verdicts per day": (
         "SELECT day, status, count(*) FROM quality_anomaly_scores GROUP BY ALL",
         ("day", "status"), ("verdicts",)),
+    "What to fix first: records each rule alone would make valid": (
+        "SELECT rule, sum(sole_errors), sum(errors) FROM quality_recommendations GROUP BY ALL",
+        ("rule",), ("records_fixed", "records_failing")),
+    "Latency outliers: regions' p95 above their marketplace's": (
+        "SELECT region, marketplace, avg(excess_ms) FROM latency_outliers GROUP BY ALL",
+        ("region", "marketplace"), ("p95_excess_ms",)),
 }
 
 
@@ -207,7 +213,7 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page = browser.new_page(viewport={"width": 1400, "height": 2600})
             page.goto(f"{superset.url}/login/")
             page.fill("#username", superset.username)
             page.fill("#password", superset.password)
