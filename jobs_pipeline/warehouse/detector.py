@@ -229,6 +229,26 @@ def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
       on the same day (a regional holiday, a regional outage), they are one incident.
     """
     n_keys, n_days = v.code.shape
+    days = np.arange(n_days) if days is None else np.asarray(days)
+    region_ids, region_of = np.unique(regions, return_inverse=True)
+    judged_counts = np.zeros((len(region_ids), n_days))
+    np.add.at(judged_counts, region_of, (v.code >= NORMAL).astype(float))
+    out = Incidents(np.zeros((n_keys, n_days), dtype=np.int8), np.full((n_keys, n_days), -1, dtype=np.int32),
+                    np.zeros((n_keys, n_days), dtype=np.int8), np.zeros((n_keys, n_days), dtype=bool))
+    # Only keys with an anomaly in the window can be in an incident: walk those alone.
+    rows = np.nonzero((v.code == ANOMALY).any(axis=1))[0]
+    if len(rows):
+        sub = _walk(Verdicts(*(getattr(v, f)[rows] for f in v.__dataclass_fields__)), rule, region_of[rows],
+                    judged_counts, settings, days)
+        for f in out.__dataclass_fields__:
+            getattr(out, f)[rows] = getattr(sub, f)
+    return out
+
+
+def _walk(v: Verdicts, rule: MetricRule, region_of: np.ndarray, judged_counts: np.ndarray,
+          settings: DetectorSettings, days: np.ndarray) -> Incidents:
+    """:func:`track_incidents` over some keys; ``judged_counts`` (regions x days) counts every key."""
+    n_keys, n_days = v.code.shape
     c = settings.continue_factor
     state = np.zeros((n_keys, n_days), dtype=np.int8)
     start = np.full((n_keys, n_days), -1, dtype=np.int32)
@@ -239,8 +259,6 @@ def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
     open_regional = np.zeros(n_keys, dtype=bool)
     open_base = np.zeros(n_keys)
     open_delta = np.zeros(n_keys)
-    region_ids, region_of = np.unique(regions, return_inverse=True)
-    days = np.arange(n_days) if days is None else np.asarray(days)
     for j in range(n_days):
         code, sgn = v.code[:, j], v.sign[:, j]
         delta = v.value[:, j] - v.baseline[:, j]
@@ -259,8 +277,8 @@ def track_incidents(v: Verdicts, rule: MetricRule, regions: np.ndarray,
             mask = opens & (sgn == s)
             if mask.sum() < settings.region_min_keys:
                 continue
-            opened_in = np.bincount(region_of[mask], minlength=len(region_ids))
-            judged_in = np.bincount(region_of[judged], minlength=len(region_ids))
+            opened_in = np.bincount(region_of[mask], minlength=judged_counts.shape[0])
+            judged_in = judged_counts[:, j]
             wide = (opened_in >= settings.region_min_keys) & (opened_in >= settings.region_min_share * judged_in)
             grouped |= mask & wide[region_of]
         week_before = int(np.searchsorted(days, days[j] - 7))
