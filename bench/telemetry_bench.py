@@ -251,8 +251,9 @@ def main() -> None:
     lake = LakeTelemetryEmitter(tmp / "lake-ingest", fsync=False)
     for i, e in enumerate(big, 1):
         lake.emit(e)
-        if i % 10_000 == 0:
-            lake.flush()
+        if i % 10_000 == 0:  # a new writer per 10k events: 20 files, as before the lake appended
+            lake.close()
+            lake = LakeTelemetryEmitter(tmp / "lake-ingest", fsync=False)
     lake.close()
     runs: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.repeat):  # alternate the variants so load changes hit both

@@ -103,8 +103,9 @@ def main() -> None:
     lake = LakeTelemetryEmitter(tmp / "lake", fsync=False)
     for i, e in enumerate(make_events(args.events, "new"), 1):
         lake.emit(e)
-        if i % 10_000 == 0:
-            lake.flush()
+        if i % 10_000 == 0:  # a new writer per 10k events: 10 files, as before the lake appended
+            lake.close()
+            lake = LakeTelemetryEmitter(tmp / "lake", fsync=False)
     lake.close()
     files = sorted(str(p) for p in (tmp / "lake").glob(PART_GLOB))
     paths = {}
