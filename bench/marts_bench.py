@@ -155,6 +155,10 @@ def backfill(path: Path, start: date, last: date) -> None:
         names = ", ".join(a.key.to_user_string() for a in selection)
         print(f"\nbackfill of {n} days through Dagster, one run ({names} + {len(checks)} checks): "
               f"{seconds:.1f} s, success={result.success}, checks passed {sum(c.passed for c in checks)}/{len(checks)}")
+        steps = sorted(((s.end_time or 0) - (s.start_time or 0), s.step_key)
+                       for s in instance.get_run_step_stats(result.run_id))
+        print("  slowest steps (s): " + ", ".join(f"{k} {d:.1f}" for d, k in reversed(steps[-6:])))
+        print(f"  all {len(steps)} steps: {sum(d for d, _ in steps):.1f} s; the rest is Dagster's run set-up")
         if not in_run:
             days = [start + timedelta(days=i) for i in range(n)][-7:]
             t = time.perf_counter()

@@ -63,9 +63,15 @@ def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool
                             {"t": table, "c": column}).fetchall()[0][0])
 
 
+FIGURES = ("rows_out_of_range", "duplicate_keys", "reconcile_difference", "empty_although_jobs_ran",
+           "is_partial_wrong")
+
+
 def check_days(con: duckdb.DuckDBPyConnection, table: str, start: date, end: date,
-               now: datetime | None = None) -> dict[date, dict[str, float]]:
-    """The check figures of ``table`` for each day ``start`` to ``end`` (all 0 means healthy).
+               now: datetime | None = None, only: tuple[str, ...] = FIGURES) -> dict[date, dict[str, float]]:
+    """The check figures of ``table`` for each day ``start`` to ``end`` (all 0 means healthy),
+    with ``rows`` and ``jobs_that_day``; ``only`` limits the figures computed (a check needs
+    one: the reconciliation of the hot spots parses every job's JSON of the range).
 
     ``quality_anomaly_scores`` of a day not ended at ``now`` (default: now) may be empty: the
     detector does not judge a partial day, so only a non-empty partial day must reconcile."""
@@ -74,13 +80,16 @@ def check_days(con: duckdb.DuckDBPyConnection, table: str, start: date, end: dat
     key = ", ".join(_KEYS[table])
     rows = _by_day(con, f"SELECT day, count(*) FROM {table} WHERE {_RANGE} GROUP BY day", p)
     jobs = _by_day(con, f"SELECT day, count(*) FROM ({FINISHED_RUNS}) WHERE {_RANGE} GROUP BY day", p)
-    out_of_range = _by_day(con, f"SELECT day, count(*) FROM {table} WHERE {_RANGE} AND ({_RATES[table]}) "
-                                "GROUP BY day", p)
-    dupes = _by_day(con, f"SELECT day, count(*) - count(DISTINCT ({key})) FROM {table} WHERE {_RANGE} "
-                         "GROUP BY day", p)
-    mart_totals, runs_totals = (_by_day(con, q, p) for q in _RECONCILE[table])
-    wrong_partial: dict[date, float] = {}
-    if _has_column(con, table, "is_partial"):
+    out_of_range = dupes = mart_totals = runs_totals = wrong_partial = {}
+    if "rows_out_of_range" in only:
+        out_of_range = _by_day(con, f"SELECT day, count(*) FROM {table} WHERE {_RANGE} AND ({_RATES[table]}) "
+                                    "GROUP BY day", p)
+    if "duplicate_keys" in only:
+        dupes = _by_day(con, f"SELECT day, count(*) - count(DISTINCT ({key})) FROM {table} WHERE {_RANGE} "
+                             "GROUP BY day", p)
+    if "reconcile_difference" in only or (table == "field_error_hotspots" and "empty_although_jobs_ran" in only):
+        mart_totals, runs_totals = (_by_day(con, q, p) for q in _RECONCILE[table])
+    if "is_partial_wrong" in only and _has_column(con, table, "is_partial"):
         wrong_partial = _by_day(con, f"SELECT day, count(*) FROM {table} WHERE {_RANGE} AND "
                                      "is_partial <> (day >= CAST(timezone('UTC', refreshed_at) AS DATE)) "
                                      "GROUP BY day", p)
@@ -94,15 +103,14 @@ def check_days(con: duckdb.DuckDBPyConnection, table: str, start: date, end: dat
             expect_rows = False  # no errors at all that day: an empty hotspot list is right
         else:
             expect_rows = n_jobs > 0 and not skipped_partial
-        figures[day] = {
-            "rows": n_rows,
-            "jobs_that_day": n_jobs,
+        every = {
             "rows_out_of_range": out_of_range.get(day, 0),
             "duplicate_keys": dupes.get(day, 0),
             "reconcile_difference": 0.0 if skipped_partial else float(abs(mart_total - runs_total)),
             "empty_although_jobs_ran": int(expect_rows and n_rows == 0),
             "is_partial_wrong": wrong_partial.get(day, 0),
         }
+        figures[day] = {"rows": n_rows, "jobs_that_day": n_jobs, **{k: every[k] for k in FIGURES if k in only}}
         day += timedelta(days=1)
     return figures
 

@@ -103,7 +103,6 @@ FROM runs, json_each(runs.errors_by_field) j
 UNION ALL
 SELECT day, job_id, marketplace, category, region, ruleset, 'rule', j.key, CAST(j.value AS BIGINT)
 FROM runs, json_each(runs.errors_by_rule) j
-ORDER BY 1
 """
 
 
