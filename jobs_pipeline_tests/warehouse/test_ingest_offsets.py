@@ -157,3 +157,20 @@ def test_an_earlier_copy_arriving_later_replaces_the_held_row_and_its_day_is_rep
         assert {day, next_day} <= set(earlier.days)  # ...but both days changed
         assert scalar(con, "SELECT count(*) FROM job_events WHERE source_file = ?", [paths["b"]]) == 0
         assert 1 <= DEDUP_WINDOW_DAYS and duplicate_event_ids(con) == 0
+
+
+def test_a_file_removed_after_listing_is_read_as_empty(tmp_path):
+    """A writer removes its file when its first flush failed (nothing in it was durable)."""
+    lake = tmp_path / "lake"
+    kept = write(lake, "part-kept.jsonl", job_events(1, "gone"))
+    gone = kept.with_name("part-gone.jsonl")
+
+    class Listed(LocalLakeSource):
+        def listing(self):
+            return super().listing() + [warehouse_events.LakeFile(str(gone), 120)]
+
+    with connect(tmp_path / "q.duckdb") as con:
+        stats = ingest_lake(con, Listed(lake), rounds=1)
+        assert (stats.files, stats.events_read) == (1, len(job_events(1, "gone")))
+        assert con.execute("SELECT path, events, bytes FROM lake_files ORDER BY path").fetchall() == \
+            [(str(gone), 0, 0), (str(kept), len(job_events(1, "gone")), kept.stat().st_size)]
