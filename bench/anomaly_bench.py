@@ -8,7 +8,8 @@ injected spikes and drops (error-rate spikes only, volume both ways, about 3 % o
 judged days). Every day that has 7 weeks of history before it is judged by both detectors
 with the same rules (threshold 3, same minimum changes, same directions):
 
-* ours: :func:`jobs_pipeline.warehouse.detector.judge` (same weekday, Theil–Sen, MAD);
+* ours: :func:`jobs_pipeline.warehouse.detector.judge` (same weekday, weekday median with capped growth,
+  pooled week-over-week MAD; incidents are measured by bench/detector_bench.py);
 * baseline: :func:`jobs_pipeline.warehouse.detector.judge_zscore` (mean/std of the last 28 days).
 
 An alert is a true positive when that key, day and metric was injected. Prints one table
