@@ -200,3 +200,24 @@ def test_alert_names_the_job_carrying_the_days_errors(tmp_path: Path) -> None:
     assert body["top_error_job_id"] == "job-big" and body["top_error_job_share"] == 0.7
     from jobs_pipeline.warehouse.alerts import AnomalyAlert
     assert "job job-big carries 70% of the day's errors" in AnomalyAlert(**body).summary
+
+
+def test_asset_on_todays_partition_judges_nothing(tmp_path: Path) -> None:
+    """The Dagster asset on today's partition (the clock says the day has not ended): no anomaly,
+    even though today's volume is a quarter of a day and half the keys have no job yet."""
+    from jobs_pipeline.defs.quality.anomalies import quality_anomalies
+
+    today = datetime.now(UTC).date()
+    path = tmp_path / "q.duckdb"
+    last = DAYS - 1
+    _build(path, lambda key, i, vol, err: ((None if KEYS.index(key) % 2 else vol * 0.25) if i == last else vol, err))
+    with connect(path) as con:  # move the history so that its last day is today
+        con.execute("UPDATE marketplace_quality_daily SET day = day + $shift",
+                    {"shift": (today - (START + timedelta(days=last))).days})
+    warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([quality_anomalies], partition_key=today.isoformat(),
+                                resources={"warehouse": warehouse}, instance=instance)
+    meta = result.asset_materializations_for_node("quality_anomalies")[0].metadata
+    assert meta["partial_day"].value is True and meta["anomalies"].value == 0 and meta["judged"].value == 12
+    assert _rows(path, "SELECT DISTINCT status FROM quality_anomaly_scores") == [("partial_day",)]
