@@ -12,7 +12,7 @@ day at a time like the other marts (:func:`jobs_pipeline.warehouse.marts.refresh
 Column meanings: docs/dashboards.md#what-to-fix-first-quality_recommendations.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -114,6 +114,19 @@ def refresh_recommendations(con: duckdb.DuckDBPyConnection, day: date) -> dict[s
     return {name: refresh_day(con, mart, day) for name, mart in RECOMMENDATION_MARTS.items()}
 
 
+def refresh_recommendation_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, int]:
+    """Replace the days ``start`` to ``end`` (inclusive) in both tables, a day per transaction
+    (a day is independent of the others: the trend reads ``job_runs``, not the table); their
+    row counts over those days, by table."""
+    total = dict.fromkeys(RECOMMENDATION_MARTS, 0)
+    day = start
+    while day <= end:
+        for name, rows in refresh_recommendations(con, day).items():
+            total[name] += rows
+        day += timedelta(days=1)
+    return total
+
+
 def check_figures(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
     """The checks' figures for ``day`` (all 0 means healthy).
 
@@ -145,19 +158,21 @@ def check_figures(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
             "reconcile_difference": int(feeds + errors + jobs)}
 
 
-def summary(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, float]:
-    """Numeric figures of ``day`` for the asset's metadata (stable keys, docs/dashboards.md)."""
-    rules, keys, sole = con.execute("""
-        SELECT count(*), count(DISTINCT partition_key), coalesce(sum(sole_errors), 0)
-        FROM quality_recommendations WHERE day = $day""", {"day": day}).fetchall()[0]
-    records_error, feeds_unmeasured = con.execute("""
+def summary(con: duckdb.DuckDBPyConnection, start: date, end: date | None = None) -> dict[str, float]:
+    """Numeric figures of the days ``start`` to ``end`` (default: ``start`` alone) for the asset's
+    metadata (stable keys, docs/dashboards.md)."""
+    span = {"start": start, "end": end or start}
+    where = "WHERE day BETWEEN $start AND $end"
+    rules, keys, sole, top = con.execute(f"""
+        SELECT count(*), count(DISTINCT partition_key), coalesce(sum(sole_errors), 0),
+               coalesce(max(sole_errors), 0)
+        FROM quality_recommendations {where}""", span).fetchall()[0]
+    records_error, feeds_unmeasured = con.execute(f"""
         SELECT coalesce(sum(records_error), 0), coalesce(sum(feeds_unmeasured), 0) FROM (
-            SELECT DISTINCT partition_key, records_error, feeds_unmeasured
-            FROM quality_recommendations WHERE day = $day)""", {"day": day}).fetchall()[0]
-    top = scalar(con, "SELECT coalesce(max(sole_errors), 0) FROM quality_recommendations WHERE day = $day",
-                 {"day": day})
-    regions, excess = con.execute("""SELECT count(*), coalesce(max(excess_ms), 0) FROM latency_outliers
-                                     WHERE day = $day""", {"day": day}).fetchall()[0]
+            SELECT DISTINCT day, partition_key, records_error, feeds_unmeasured
+            FROM quality_recommendations {where})""", span).fetchall()[0]
+    regions, excess = con.execute(f"SELECT count(*), coalesce(max(excess_ms), 0) FROM latency_outliers {where}",
+                                  span).fetchall()[0]
     return {
         "rules_ranked": int(rules), "partition_keys": int(keys),
         "sole_errors": int(sole), "records_error": int(records_error),

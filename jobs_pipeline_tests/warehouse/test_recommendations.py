@@ -308,3 +308,29 @@ def test_the_code_location_holds_the_asset_its_checks_and_its_schedule() -> None
     spec = next(iter(reco_defs.quality_recommendations.specs))
     assert spec.freshness_policy == reco_defs.FRESHNESS and spec.group_name == reco_defs.GROUP
     assert spec.automation_condition is not None
+
+
+def test_a_partition_range_is_one_run_equal_to_the_recomputation(world, tmp_path: Path) -> None:
+    db, jobs = world
+    target = tmp_path / "quality.duckdb"
+    target.write_bytes(db.read_bytes())
+    first, last = DAYS[7], DAYS[11]
+    resources = {"warehouse": DuckDBWarehouseResource(path=str(target), lake_dir=str(tmp_path / "lake"))}
+    tags = {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([reco_defs.quality_recommendations, *reco_defs.recommendation_checks],
+                                tags=tags, resources=resources, instance=instance)
+        assert result.success
+        checks = result.get_asset_check_evaluations()
+        assert len(checks) == 3 and all(c.passed for c in checks)
+        assert all(c.metadata["days"].value == 5 for c in checks)
+        meta = result.asset_materializations_for_node("quality_recommendations")[0].metadata
+    want = {day: expected_recommendations(jobs, day) for day in DAYS[7:12]}
+    assert meta["days"].value == 5
+    assert meta["dagster/row_count"].value == sum(len(w) for w in want.values())
+    assert meta["sole_errors"].value == sum(r["sole_errors"] for w in want.values() for r in w.values())
+    with connect(target, read_only=True) as con:
+        for day, w in want.items():
+            assert _table(con, "quality_recommendations", reco.QUALITY_RECOMMENDATIONS.key, day) == _approx(w)
+        assert {r[0] for r in con.execute("SELECT DISTINCT day FROM latency_outliers").fetchall()} == set(want)

@@ -1,10 +1,11 @@
 """``quality_recommendations``: what to fix first, as a daily-partitioned Dagster asset.
 
-A thin wrapper over :mod:`jobs_pipeline.warehouse.recommendations`: one partition rewrites one
-UTC day of ``quality_recommendations`` and ``latency_outliers`` (and their Parquet objects with
-an S3 lake), then publishes the read snapshot. Today's partition follows ``job_runs`` (``EAGER``,
-like the other marts); ``quality_recommendations_daily`` finalises yesterday at 00:50 UTC, after
-``quality_tables_daily`` (00:15), so no finished day stays marked ``is_partial``.
+A thin wrapper over :mod:`jobs_pipeline.warehouse.recommendations`: a run rewrites its UTC days
+(one partition, or a range: a backfill is one run, ``SINGLE_RUN``) of ``quality_recommendations``
+and ``latency_outliers`` (and their Parquet objects with an S3 lake), then publishes the read
+snapshot once. Today's partition follows ``job_runs`` (``EAGER``);
+``quality_recommendations_daily`` finalises yesterday at 00:50 UTC, after ``quality_tables_daily``
+(00:15), so no finished day stays marked ``is_partial``.
 """
 
 from datetime import timedelta
@@ -12,32 +13,33 @@ from datetime import timedelta
 import dagster as dg
 
 from jobs_pipeline.defs.quality.automation import EAGER
-from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, day_of, publish_day
+from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, SINGLE_RUN, days_between, days_of, publish_days
 from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse import recommendations as reco
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
-          freshness_policy=FRESHNESS, automation_condition=EAGER,
+          backfill_policy=SINGLE_RUN, freshness_policy=FRESHNESS, automation_condition=EAGER,
           description="Per marketplace, category and region: the error rules ranked by the records fixing "
                       "each alone would make valid, their feeds and 7-day trend; and the regions whose p95 "
                       "latency is furthest above their marketplace's (table latency_outliers).")
 def quality_recommendations(context: dg.AssetExecutionContext,
                             warehouse: DuckDBWarehouseResource) -> dg.MaterializeResult:
-    day = day_of(context)
+    start, end = days_of(context)
+    days = days_between(start, end)
     with warehouse.connect() as con:
-        rows = reco.refresh_recommendations(con, day)
-        figures = reco.summary(con, day)
-        top = con.execute("""SELECT partition_key, rule, sole_errors, errors, round(feeds_affected_share, 3)
-                             FROM quality_recommendations WHERE day = $day AND rank = 1
-                             ORDER BY sole_errors DESC, partition_key LIMIT 10""", {"day": day}).fetchall()
-        warehouse.export_days(con, reco.LATENCY_OUTLIERS.table, [day])
-        publish_day(warehouse, con, reco.QUALITY_RECOMMENDATIONS.table, day)
-    table = "| key | fix first | records fixed | records failing it | feeds affected |\n|---|---|---|---|---|\n" \
-        + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in top)
+        rows = reco.refresh_recommendation_days(con, start, end)
+        figures = reco.summary(con, start, end)
+        top = con.execute("""SELECT day, partition_key, rule, sole_errors, errors, round(feeds_affected_share, 3)
+                             FROM quality_recommendations WHERE day = $end AND rank = 1
+                             ORDER BY sole_errors DESC, partition_key, rule LIMIT 10""", {"end": end}).fetchall()
+        warehouse.export_days(con, reco.LATENCY_OUTLIERS.table, days)
+        publish_days(warehouse, con, reco.QUALITY_RECOMMENDATIONS.table, days)
+    table = "| day | key | fix first | records fixed | records failing it | feeds affected |\n" \
+        "|---|---|---|---|---|---|\n" + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in top)
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows[reco.QUALITY_RECOMMENDATIONS.table], **figures,
+        "dagster/row_count": rows[reco.QUALITY_RECOMMENDATIONS.table], "days": len(days), **figures,
         "fix_first": dg.MetadataValue.md(table),
     })
 
@@ -56,9 +58,16 @@ def _build_check(name: str, figure: str, description: str) -> dg.AssetChecksDefi
     @dg.asset_check(asset=quality_recommendations, name=name, partitions_def=DAILY, description=description,
                     pool=DUCKDB_POOL)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: DuckDBWarehouseResource) -> dg.AssetCheckResult:
+        start, end = days_of(context)
         with warehouse.connect(read_only=True) as con:
-            figures = reco.check_figures(con, day_of(context))
-        return dg.AssetCheckResult(passed=figures[figure] == 0, metadata=figures)
+            by_day = {day: reco.check_figures(con, day) for day in days_between(start, end)}
+        if start == end:  # one partition: its figures
+            return dg.AssetCheckResult(passed=by_day[start][figure] == 0, metadata=by_day[start])
+        # A range (one run of a backfill): one verdict over every day, the failing days named.
+        failing = [d.isoformat() for d, f in by_day.items() if f[figure]]
+        totals = {k: sum(f[k] for f in by_day.values()) for k in by_day[start]}
+        return dg.AssetCheckResult(passed=not failing, metadata={
+            **totals, "days": len(by_day), "failing_days": ", ".join(failing[:20]) or "none"})
 
     return _check
 
