@@ -153,3 +153,42 @@ def test_warehouse_resource_carries_the_sensitivity_and_dashboard_path(tmp_path:
     monkeypatch.delenv("QUALITY_DASHBOARD_PATH")
     default = warehouse_resource(load_settings(), from_env=True)
     assert default.dashboard_path == str(load_settings().dashboard_path)
+
+
+def test_a_partition_range_is_one_run_equal_to_day_by_day(events_only_db: Path, seeded_db: Path,
+                                                          history: History) -> None:
+    """A backfill of 10 days is one run (single-run backfill policy): each mart writes the same
+    rows as day-by-day refreshes, and each check judges the whole range, naming failing days."""
+    first, last = history.days[20], history.days[29]
+    tags = {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+    for asset in MARTS:
+        assert asset.backfill_policy == dg.BackfillPolicy.single_run()
+    with connect(events_only_db) as con:  # one job on the 25th day made inconsistent
+        con.execute("UPDATE job_runs SET records_error = 10 * records_total WHERE job_id = (SELECT job_id FROM "
+                    "job_runs WHERE status = 'completed' AND day = $d LIMIT 1)", {"d": history.days[25]})
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([*MARTS, *mart_defs.mart_checks], selection=MARTS, tags=tags,
+                                resources=_resources(events_only_db), instance=instance, raise_on_error=False)
+        assert len(instance.get_runs()) == 1
+    by_name = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert len(by_name) == 12
+    bad = by_name[("marketplace_quality_daily", "rates_in_range")]
+    assert not bad.passed and bad.metadata["failing_days"].value == history.days[25].isoformat()
+    assert bad.metadata["days"].value == 10
+    assert all(e.passed for k, e in by_name.items() if k != ("marketplace_quality_daily", "rates_in_range"))
+    meta = result.asset_materializations_for_node("region_latency_daily")[0].metadata
+    assert meta["days"].value == 10
+
+    cols = {"marketplace_quality_daily": "day, partition_key, jobs, records_total, records_valid",
+            "field_error_hotspots": "day, marketplace, ruleset, kind, name, errors, jobs_affected, share, rank, "
+                                    "errors_prev_7d, trend_vs_prev_7d",
+            "region_latency_daily": "day, region, marketplace, jobs, processing_p95_ms, peak_hour, "
+                                    "peak_jobs_per_hour"}
+    for table, select in cols.items():
+        query = f"SELECT {select} FROM {table} WHERE day BETWEEN $a AND $b ORDER BY ALL"
+        with connect(events_only_db, read_only=True) as con:
+            got = con.execute(query, {"a": first, "b": last}).fetchall()
+        with connect(seeded_db, read_only=True) as con:  # built one day at a time
+            want = con.execute(query, {"a": first, "b": last}).fetchall()
+        assert got == want and len(got) > 10, table
