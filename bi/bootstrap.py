@@ -17,6 +17,7 @@ Run with the BI virtualenv's Python and ``SUPERSET_CONFIG_PATH=bi/superset_confi
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -105,10 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         elif import_stamp.exists() and import_stamp.read_text(encoding="utf-8").strip() == digest:
             print("dashboards up to date (bi/exports unchanged)")
         else:
-            from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+            from superset.commands.importers.v1.assets import ImportAssetsCommand
 
+            # The assets importer overwrites every object of the bundle (the dashboard importer
+            # would leave existing charts, datasets and the database as they were); it wants the
+            # bundle's metadata to say "assets" rather than the export's "Dashboard".
+            bundle = dict(contents)
+            bundle["metadata.yaml"] = re.sub(r"(?m)^type: .*$", "type: assets", bundle["metadata.yaml"])
             g.user = user
-            ImportDashboardsCommand(contents, overwrite=True).run()
+            ImportAssetsCommand(bundle).run()
             import_stamp.write_text(digest + "\n", encoding="utf-8")
             print(f"imported {len(contents)} export files from {EXPORTS.relative_to(HERE.parent)}")
     if not snapshot.exists():
