@@ -24,7 +24,7 @@ from jobs_pipeline_tests.warehouse.history import History, _event, load_history
 from jobs_pipeline_tests.warehouse.test_job_runs_edges import _insert, _metrics
 
 DAY_ASSETS = [mart_defs.marketplace_quality_daily, mart_defs.field_error_hotspots, mart_defs.region_latency_daily,
-              mart_defs.quality_anomalies]
+              mart_defs.quality_anomalies, mart_defs.quality_recommendations]
 
 
 def _late_events(history: History) -> tuple[list[dict], list[dict], set]:
@@ -94,7 +94,7 @@ def test_late_events_rebuild_exactly_their_days_and_every_mart_equals_a_recomput
             span = pd.date_range(first, last).date
             for key in request.asset_selection:
                 requested.setdefault(key.to_user_string(), set()).update(span)
-            run = dg.materialize([*DAY_ASSETS, *mart_defs.mart_checks], selection=request.asset_selection,
+            run = dg.materialize([*DAY_ASSETS, *mart_defs.mart_checks, *mart_defs.recommendation_checks], selection=request.asset_selection,
                                  partition_key=request.partition_key, tags=tags, instance=instance,
                                  resources=resources)
             assert run.success
@@ -105,6 +105,7 @@ def test_late_events_rebuild_exactly_their_days_and_every_mart_equals_a_recomput
         assert requested["marketplace_quality_daily"] == requested["region_latency_daily"] == changed
         assert requested["field_error_hotspots"] == changed | trend
         assert requested["quality_anomalies"] == changed
+        assert requested["quality_recommendations"] == changed | trend  # its trend reads the day too
 
         later = job_runs_changed_days_sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
         assert isinstance(later, dg.SkipReason)  # the cursor moved past the materialisation

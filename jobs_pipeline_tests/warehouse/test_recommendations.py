@@ -295,19 +295,25 @@ def test_a_failing_check_is_reported(world, tmp_path: Path) -> None:
     assert figures["rows_out_of_range"] > 0 and figures["reconcile_difference"] > 0
 
 
-def test_the_code_location_holds_the_asset_its_checks_and_its_schedule() -> None:
+def test_the_code_location_holds_the_asset_its_checks_and_its_job() -> None:
     from jobs_pipeline.definitions import defs
 
     loaded = defs.load_fn() if hasattr(defs, "load_fn") else defs
     assert "quality_recommendations" in {k.to_user_string() for k in loaded.resolve_all_asset_keys()}
-    schedule = loaded.resolve_schedule_def("quality_recommendations_daily")
-    assert schedule.cron_schedule == "50 0 * * *" and schedule.execution_timezone == "UTC"
+    # Finalised with the marts (marts_daily) and rebuilt with them when job_runs changes.
+    assert dg.AssetKey("quality_recommendations") in loaded.resolve_job_def("marts_job").asset_layer.executable_asset_keys
+    # A changed day and the 7 after it (their trend reads it) are rebuilt by the changed-days sensor.
+    from datetime import date as _date
+
+    from jobs_pipeline.defs.quality.late_days import plan_runs
+    plan = plan_runs([_date(2026, 3, 2)], _date(2026, 3, 20))
+    assert [(first, last) for names, first, last in plan if "quality_recommendations" in names] == [
+        (_date(2026, 3, 2), _date(2026, 3, 2)), (_date(2026, 3, 3), _date(2026, 3, 9))]
     checks = {k.name for k in loaded.resolve_asset_graph().asset_check_keys
               if k.asset_key == dg.AssetKey("quality_recommendations")}
     assert checks == {"unique_keys", "rates_in_range", "reconciles_with_job_runs"}
     spec = next(iter(reco_defs.quality_recommendations.specs))
     assert spec.freshness_policy == reco_defs.FRESHNESS and spec.group_name == reco_defs.GROUP
-    assert spec.automation_condition is not None
 
 
 def test_a_partition_range_is_one_run_equal_to_the_recomputation(world, tmp_path: Path) -> None:

@@ -5,9 +5,11 @@ Each ``job_runs`` materialisation names the UTC days whose finished rows changed
 The sensor reads those materialisations after its cursor (a storage id, kept in the Dagster
 instance) and asks for the marts of those days, through the asset graph rather than a clock:
 
-- ``marketplace_quality_daily``, ``region_latency_daily``, ``field_error_hotspots`` and
-  ``quality_anomalies`` of each changed day (the detector writes no verdict on a partial day);
-- ``field_error_hotspots`` of the 7 days after each changed day too: their trend reads it.
+- ``marketplace_quality_daily``, ``region_latency_daily``, ``field_error_hotspots``,
+  ``quality_anomalies`` and ``quality_recommendations`` of each changed day (the detector writes
+  no verdict on a partial day);
+- ``field_error_hotspots`` and ``quality_recommendations`` of the 7 days after each changed day
+  too: their trend reads it.
 
 Contiguous days are one run over a partition range (the marts run a range as one run,
 ``BackfillPolicy.single_run``), checks included. Run keys are the content (asset set, range,
@@ -24,6 +26,7 @@ import dagster as dg
 from jobs_pipeline.defs.quality.marts import (
     field_error_hotspots, mart_checks, marketplace_quality_daily, marts_job, quality_anomalies, region_latency_daily,
 )
+from jobs_pipeline.defs.quality.recommendations import quality_recommendations, recommendation_checks
 from jobs_pipeline.defs.quality.tables import CHANGED_DAYS
 
 SENSOR_NAME = "job_runs_changed_days_sensor"
@@ -32,7 +35,10 @@ TREND_DAYS = 7
 #: Materialisations of ``job_runs`` read per tick (the cursor resumes after the last one).
 MAX_RECORDS_PER_TICK = 500
 
-_DAY_ASSETS = (marketplace_quality_daily, region_latency_daily, field_error_hotspots, quality_anomalies)
+_DAY_ASSETS = (marketplace_quality_daily, region_latency_daily, field_error_hotspots, quality_anomalies,
+               quality_recommendations)
+#: Assets whose day reads the 7 days before it (a trend): rebuilt for the 7 days after a change.
+_TREND_ASSETS = (field_error_hotspots, quality_recommendations)
 
 
 def _takes_ranges(asset: dg.AssetsDefinition) -> bool:
@@ -65,14 +71,15 @@ def plan_runs(changed: Iterable[date], last_day: date) -> list[tuple[tuple[str, 
     spans = (_ranges(changed) if all(_takes_ranges(a) for a in _DAY_ASSETS)
              else [(d, d) for d in sorted(changed)])
     return ([(names, a, b) for a, b in spans]
-            + [((field_error_hotspots.key.to_user_string(),), a, b) for a, b in _ranges(trend)])
+            + [(tuple(a.key.to_user_string() for a in _TREND_ASSETS), first, last)
+               for first, last in _ranges(trend)])
 
 
 def _run_request(names: tuple[str, ...], first: date, last: date, through: int) -> dg.RunRequest:
     content = f"{','.join(names)}|{first}|{last}|{through}"
     run_key = f"job-runs-days:{first}..{last}:{hashlib.sha256(content.encode()).hexdigest()[:16]}"
     keys = [dg.AssetKey(n) for n in names]
-    checks = [c for spec in mart_checks for c in spec.check_keys if c.asset_key in keys]
+    checks = [c for spec in [*mart_checks, *recommendation_checks] for c in spec.check_keys if c.asset_key in keys]
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
             "quality/changed_days": f"{first}..{last}"}

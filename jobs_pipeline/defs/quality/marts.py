@@ -16,6 +16,7 @@ import dagster as dg
 from jobs_pipeline.defs.quality import tables
 from jobs_pipeline.defs.quality.anomalies import AnomalyConfig, quality_anomalies  # noqa: F401 (re-exported)
 from jobs_pipeline.defs.quality.dashboard import dashboard_daily, dashboard_job, quality_dashboard  # noqa: F401
+from jobs_pipeline.defs.quality.recommendations import quality_recommendations, recommendation_checks  # noqa: F401
 from jobs_pipeline.defs.quality.partitions import (
     DAILY, FRESHNESS, GROUP, SINGLE_RUN, days_between, days_of, publish_days,
 )
@@ -127,7 +128,7 @@ mart_checks = [_build_check(asset, table, name, figure, desc)
 
 marts_job = dg.define_asset_job(
     "marts_job", selection=[marketplace_quality_daily, field_error_hotspots, region_latency_daily,
-                            quality_anomalies],
+                            quality_anomalies, quality_recommendations],
     description="Refresh UTC days of the BI marts (one partition, or a range in one run).",
 )
 

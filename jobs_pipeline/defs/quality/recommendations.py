@@ -3,16 +3,13 @@
 A thin wrapper over :mod:`jobs_pipeline.warehouse.recommendations`: a run rewrites its UTC days
 (one partition, or a range: a backfill is one run, ``SINGLE_RUN``) of ``quality_recommendations``
 and ``latency_outliers`` (and their Parquet objects with an S3 lake), then publishes the read
-snapshot once. Today's partition follows ``job_runs`` (``EAGER``);
-``quality_recommendations_daily`` finalises yesterday at 00:50 UTC, after ``quality_tables_daily``
-(00:15), so no finished day stays marked ``is_partial``.
+snapshot once. It is part of ``marts_job``: ``job_runs_changed_days_sensor`` rebuilds every day
+whose ``job_runs`` changed (today's included) and the 7 after it (their trend), and ``marts_daily``
+finalises yesterday at 00:45 UTC, so no finished day stays marked ``is_partial``.
 """
-
-from datetime import timedelta
 
 import dagster as dg
 
-from jobs_pipeline.defs.quality.automation import EAGER
 from jobs_pipeline.defs.quality.partitions import DAILY, FRESHNESS, GROUP, SINGLE_RUN, days_between, days_of, publish_days
 from jobs_pipeline.defs.quality.tables import DUCKDB_POOL, job_runs
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
@@ -20,7 +17,7 @@ from jobs_pipeline.warehouse import recommendations as reco
 
 
 @dg.asset(group_name=GROUP, pool=DUCKDB_POOL, kinds={"duckdb"}, deps=[job_runs], partitions_def=DAILY,
-          backfill_policy=SINGLE_RUN, freshness_policy=FRESHNESS, automation_condition=EAGER,
+          backfill_policy=SINGLE_RUN, freshness_policy=FRESHNESS,
           description="Per marketplace, category and region: the error rules ranked by the records fixing "
                       "each alone would make valid, their feeds and 7-day trend; and the regions whose p95 "
                       "latency is furthest above their marketplace's (table latency_outliers).")
@@ -73,16 +70,3 @@ def _build_check(name: str, figure: str, description: str) -> dg.AssetChecksDefi
 
 
 recommendation_checks = [_build_check(name, figure, desc) for name, (figure, desc) in _CHECKS.items()]
-
-quality_recommendations_job = dg.define_asset_job(
-    "quality_recommendations_job", selection=[quality_recommendations],
-    description="Refresh one UTC day of quality_recommendations and latency_outliers.",
-)
-
-
-@dg.schedule(job=quality_recommendations_job, name="quality_recommendations_daily", cron_schedule="50 0 * * *",
-             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every day at 00:50 UTC: yesterday's recommendations, now complete (is_partial false).")
-def quality_recommendations_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    yesterday = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=f"quality_recommendations:{yesterday}", partition_key=yesterday)
