@@ -221,3 +221,28 @@ def test_asset_on_todays_partition_judges_nothing(tmp_path: Path) -> None:
     meta = result.asset_materializations_for_node("quality_anomalies")[0].metadata
     assert meta["partial_day"].value is True and meta["anomalies"].value == 0 and meta["judged"].value == 12
     assert _rows(path, "SELECT DISTINCT status FROM quality_anomaly_scores") == [("partial_day",)]
+
+
+def test_a_partition_range_of_anomalies_is_one_run_equal_to_day_by_day(tmp_path: Path) -> None:
+    """A backfill of quality_anomalies is one run (single-run policy) writing what day-by-day
+    refreshes write (ids, statuses, incidents), whatever the order of the days."""
+    from jobs_pipeline.defs.quality.anomalies import quality_anomalies
+
+    path = tmp_path / "q.duckdb"
+    _build(path, lambda key, i, vol, err: (vol * 2.2 if key == "amazon:toys:BR" and i >= 80 else vol, err))
+    first, last = START + timedelta(days=75), START + timedelta(days=95)
+    cols = "anomaly_id, day, status, round(score, 9), incident_id, incident_state"
+    with connect(path) as con:
+        for i in reversed(range(75, 96)):  # day by day, newest first
+            anomalies.refresh_day(con, START + timedelta(days=i))
+        expected = con.execute(f"SELECT {cols} FROM quality_anomaly_scores ORDER BY ALL").fetchall()
+        con.execute("DELETE FROM quality_anomaly_scores")
+    warehouse = DuckDBWarehouseResource(path=str(path), lake_dir=str(path.parent / "lake"))
+    tags = {"dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat()}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([quality_anomalies], tags=tags, resources={"warehouse": warehouse}, instance=instance)
+        assert len(instance.get_runs()) == 1
+    meta = result.asset_materializations_for_node("quality_anomalies")[0].metadata
+    assert meta["days"].value == 21 and meta["incidents_opened"].value == 1
+    assert _rows(path, f"SELECT {cols} FROM quality_anomaly_scores ORDER BY ALL") == expected
