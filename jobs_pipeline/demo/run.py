@@ -55,8 +55,9 @@ def _materialize_marts(instance: dg.DagsterInstance, resources: dict) -> str | N
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     daily = [marts.marketplace_quality_daily, marts.field_error_hotspots, marts.region_latency_daily,
-             marts.quality_anomalies]
-    result = dg.materialize([*daily, *marts.mart_checks], instance=instance, resources=resources,
+             marts.quality_anomalies, marts.quality_recommendations]
+    result = dg.materialize([*daily, *marts.mart_checks, *marts.recommendation_checks], instance=instance,
+                            resources=resources,
                             partition_key=today, run_config=QUIET)
     checks = result.get_asset_check_evaluations()
     page = dg.materialize([marts.quality_dashboard], instance=instance, resources=resources, run_config=QUIET)
@@ -74,7 +75,7 @@ def run_demo(project_root: Path | None = None) -> int:
     from jobs_pipeline.defs.feeds.batches import RUN_KEY_TAG, SENSOR_NAME_TAG, feeds_of
     from jobs_pipeline.defs.feeds.landing_sensor import SENSOR_NAME, landing_sensor
     from jobs_pipeline.defs.quality.tables import (
-        job_events, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
+        job_events, job_events_lake_backlog, job_events_unique_ids, job_runs, job_runs_consistent, marketplace_quality,
         marketplace_quality_rates_in_range,
     )
     from jobs_pipeline.defs.resources.deployments import resources_for
@@ -125,7 +126,8 @@ def run_demo(project_root: Path | None = None) -> int:
         cursor_path.write_text(result.cursor or "")
 
         materialized = dg.materialize(
-            [job_events, job_runs, marketplace_quality, job_events_unique_ids, job_runs_consistent,
+            [job_events, job_runs, marketplace_quality, job_events_unique_ids, job_events_lake_backlog,
+             job_runs_consistent,
              marketplace_quality_rates_in_range],
             instance=instance, resources=resources, run_config=QUIET,
         )

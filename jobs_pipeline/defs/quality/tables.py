@@ -11,7 +11,9 @@ changed days also go out as Parquet. Refreshed hourly and after each other (:mod
 import dagster as dg
 
 from jobs_pipeline.defs.quality.automation import EAGER
-from jobs_pipeline.defs.quality.events import DUCKDB_POOL, GROUP, job_events, job_events_unique_ids  # noqa: F401 (re-exported)
+from jobs_pipeline.defs.quality.events import (  # noqa: F401 (re-exported)
+    DUCKDB_POOL, GROUP, job_events, job_events_lake_backlog, job_events_unique_ids,
+)
 from jobs_pipeline.defs.resources.warehouse import DuckDBWarehouseResource
 from jobs_pipeline.warehouse.connection import scalar
 from jobs_pipeline.warehouse.tables import (
