@@ -12,8 +12,9 @@ in each job's errors. Then:
    ``quality_anomalies``' own day (the detector, another module) measured beside them;
 3. the backfill: ``marts_job``'s marts with all their checks over the whole range, one
    ``dg.materialize`` on a real (temporary) Dagster instance with a partition-key range
-   (``BackfillPolicy.single_run``): target <= 60 s. ``quality_anomalies`` is in the same run
-   when it takes ranges; otherwise its days are timed separately (one run per day).
+   (``BackfillPolicy.single_run``): target <= 60 s. ``quality_anomalies`` and
+   ``quality_recommendations`` are in the same run (``quality_anomalies`` only when it takes
+   ranges; otherwise its days are timed separately, one run per day).
 
 Figures go to docs/benchmarks.md ("Marts at 20k events a day").
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dagster as dg  # noqa: E402
 
-from jobs_pipeline.warehouse import anomalies, marts  # noqa: E402
+from jobs_pipeline.warehouse import anomalies, marts, recommendations  # noqa: E402
 from jobs_pipeline.warehouse.connection import connect, scalar  # noqa: E402
 from jobs_pipeline.warehouse.events import ensure_schema  # noqa: E402
 from jobs_pipeline.warehouse.tables import refresh_job_runs  # noqa: E402
@@ -124,9 +125,13 @@ def main() -> None:
                 print(f"  {name:28} {statistics.median(times):.3f} / {max(times):.3f}")
             times = [_timed(lambda d=d: anomalies.refresh_day(con, d)) for d in days]
             print(f"  {'quality_anomalies (detector)':28} {statistics.median(times):.3f} / {max(times):.3f}")
+            times = [_timed(lambda d=d: recommendations.refresh_recommendations(con, d)) for d in days]
+            print(f"  {'quality_recommendations':28} {statistics.median(times):.3f} / {max(times):.3f}")
             for mart in marts.MARTS.values():  # empty again: the backfill writes them
                 con.execute(f"DELETE FROM {mart.table}")
             con.execute("DELETE FROM quality_anomaly_scores")
+            con.execute("DELETE FROM quality_recommendations")
+            con.execute("DELETE FROM latency_outliers")
             con.execute("CHECKPOINT")
 
         backfill(path, start, last)
@@ -142,13 +147,15 @@ def backfill(path: Path, start: date, last: date) -> None:
     in_run = _takes_ranges(mart_defs.quality_anomalies)
     if in_run:
         selection.append(mart_defs.quality_anomalies)
+    selection.append(mart_defs.quality_recommendations)  # in marts_job too (a range in one run)
     tags = {"dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     n = (last - start).days + 1
     with dg.instance_for_test() as instance:
         t = time.perf_counter()
-        result = dg.materialize([*selection, *mart_defs.mart_checks], selection=selection, tags=tags,
+        result = dg.materialize([*selection, *mart_defs.mart_checks, *mart_defs.recommendation_checks],
+                                selection=selection, tags=tags,
                                 instance=instance, resources=resources, run_config=quiet)
         seconds = time.perf_counter() - t
         checks = result.get_asset_check_evaluations()
