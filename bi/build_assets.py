@@ -71,6 +71,8 @@ CHARTS = [
            "day", ["error_rate"], ["marketplace"], y_axis_format=".1%", markerEnabled=True, markerSize=6),
     _chart("Error rate by region", "echarts_timeseries_line", "marketplace_quality_daily",
            "day", ["error_rate"], ["region"], y_axis_format=".1%", markerEnabled=True, markerSize=6),
+    _chart("Error rate by category", "echarts_timeseries_line", "marketplace_quality_daily",
+           "day", ["error_rate"], ["category"], y_axis_format=".1%", markerEnabled=True, markerSize=6),
     _chart("Field error hot spots", "echarts_timeseries_bar", "field_error_hotspots",
            "name", ["errors"], ["marketplace"], [("kind", "==", "field")], time_axis=False, stack="Stack"),
     _chart("Rule error hot spots", "echarts_timeseries_bar", "field_error_hotspots",

@@ -46,6 +46,9 @@ EXPECTED = {
     "Error rate by region": (
         "SELECT day, region, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
         "GROUP BY ALL", ("day", "region"), ("error_rate",)),
+    "Error rate by category": (
+        "SELECT day, category, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
+        "GROUP BY ALL", ("day", "category"), ("error_rate",)),
     "Field error hot spots": (
         "SELECT name, marketplace, sum(errors) FROM field_error_hotspots WHERE kind = 'field' GROUP BY ALL",
         ("name", "marketplace"), ("errors",)),
