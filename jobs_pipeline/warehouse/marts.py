@@ -23,7 +23,8 @@ class Mart:
 
     ``select_range`` computes days ``$start`` to ``$end`` (inclusive) in one statement, with
     ``$now`` (``refreshed_at``) and ``$today`` (the UTC date at refresh: ``is_partial`` when
-    ``day >= $today``); a mart without it has ``select_day`` (one ``$day``), run day by day."""
+    ``day >= $today``); a mart without it has ``select_day`` (one ``$day``, with the same
+    ``$now`` and ``$today``), run day by day."""
 
     table: str
     ddl: str
@@ -172,15 +173,15 @@ def refresh_days(con: duckdb.DuckDBPyConnection, mart: Mart, start: date, end: d
     now = now or datetime.now(UTC)
     ensure_mart(con, mart)
     span = {"start": start, "end": end}
+    clock = {"now": now, "today": now.astimezone(UTC).date()}
     with transaction(con):
         con.execute(f"DELETE FROM {mart.table} WHERE day BETWEEN $start AND $end", span)
         if mart.select_range is not None:
-            today = now.astimezone(UTC).date()
-            con.execute(f"INSERT INTO {mart.table} {mart.select_range}", {**span, "now": now, "today": today})
+            con.execute(f"INSERT INTO {mart.table} {mart.select_range}", {**span, **clock})
         else:
             day = start
             while day <= end:
-                con.execute(f"INSERT INTO {mart.table} {mart.select_day}", {"day": day})
+                con.execute(f"INSERT INTO {mart.table} {mart.select_day}", {"day": day, **clock})
                 day += timedelta(days=1)
     return scalar(con, f"SELECT count(*) FROM {mart.table} WHERE day BETWEEN $start AND $end", span)
 

@@ -21,7 +21,7 @@ from jobs_pipeline.warehouse.marts import Mart, ensure_mart, refresh_day
 from jobs_pipeline.warehouse.tables import FINISHED_RUNS
 
 #: True while the row's UTC day had not ended when it was refreshed (today's partition).
-_IS_PARTIAL = "CAST(timezone('UTC', now()) AS DATE) <= $day"
+_IS_PARTIAL = "$day >= $today"  # the marts' rule (warehouse.marts.refresh_days gives $today and $now)
 
 QUALITY_RECOMMENDATIONS = Mart(
     table="quality_recommendations",
@@ -73,7 +73,7 @@ QUALITY_RECOMMENDATIONS = Mart(
                coalesce(s.before, 0), coalesce(s.before, 0) / 7.0,
                CASE WHEN coalesce(s.before, 0) = 0 THEN NULL
                     ELSE coalesce(s.today, 0) / (s.before / 7.0) - 1 END,
-               {_IS_PARTIAL}, now()
+               {_IS_PARTIAL}, $now
         FROM errs e JOIN feeds f USING (marketplace, category, region)
         LEFT JOIN sole s USING (marketplace, category, region, rule)""",
 )
@@ -96,7 +96,7 @@ LATENCY_OUTLIERS = Mart(
         SELECT $day, r.marketplace, r.region, r.jobs, r.p95, m.p95, r.p95 - m.p95,
                CASE WHEN m.p95 > 0 THEN r.p95 / m.p95 END,
                rank() OVER (PARTITION BY r.marketplace ORDER BY r.p95 - m.p95 DESC NULLS LAST),
-               {_IS_PARTIAL}, now()
+               {_IS_PARTIAL}, $now
         FROM by_region r JOIN by_marketplace m USING (marketplace)""",
 )
 
