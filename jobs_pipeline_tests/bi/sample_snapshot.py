@@ -2,7 +2,8 @@
 
 Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots``, ``region_latency_daily``,
 ``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the numbers are the same every run), one error-rate
-spike on the day before the last, then the project's own detector (``anomalies.refresh_day``)
+spike per key over the complete judged days (the largest on the day before the last), the last day
+partial (``is_partial``), a hot spot without history (NULL trend), then the project's own detector (``anomalies.refresh_day``)
 judges the last days and the project's ``publish_snapshot`` writes the read-only copy. The
 marts are created with their own DDL, so a column added to a mart is picked up (a NOT NULL
 column unknown here fails loudly rather than being guessed, except ``is_partial``).
@@ -13,6 +14,7 @@ Run it directly to make a snapshot for ``make bi``:
 
 import random
 import sys
+from itertools import product
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +31,11 @@ RULES = ("price_positive", "gtin_checksum", "title_length", "image_url")
 DAYS = 63
 JUDGED_DAYS = 7
 SPIKE_KEY = ("google_merchant", "electronics", "BR")
+#: Error-rate spikes of the other keys, one each, spread over the complete judged days, so the
+#: anomaly list has more than its top 20 and every line of the error-rate charts has markers.
+SPIKE_RATE = 0.3
+#: A hot spot with no errors in the previous 7 days (its trend is NULL: "new"), the top rule.
+NEW_HOTSPOT = ("google_merchant", "rule", "image_url")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], last_day: date) -> None:
@@ -50,6 +57,8 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
     days = [last_day - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     refreshed = datetime.now(UTC)
     quality, hotspots, latency, fixes, outliers = [], [], [], [], []
+    # days back from the day before the last (the last is partial, never judged)
+    spike_day = {key: i % (JUDGED_DAYS - 1) for i, key in enumerate(product(MARKETPLACES, CATEGORIES, REGIONS))}
     for day in days:
         for region, base_ms in REGIONS.items():
             per_region: list[float] = []
@@ -59,8 +68,11 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
                     jobs = rng.randint(3, 6)
                     total = rng.randint(800, 1200) * jobs
                     rate = base_rate * rng.uniform(0.85, 1.15)
-                    if (marketplace, category, region) == SPIKE_KEY and day == days[-2]:
+                    key = (marketplace, category, region)
+                    if key == SPIKE_KEY and day == days[-2]:
                         rate = 0.4
+                    elif key != SPIKE_KEY and day == days[-2 - spike_day[key]]:
+                        rate = SPIKE_RATE
                     error = round(total * rate)
                     warning = round(total * 0.03)
                     failed = rng.randint(0, 1)
@@ -87,9 +99,13 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
                     rank=rank, refreshed_at=refreshed))
             for kind, names in (("field", FIELDS), ("rule", RULES)):
                 counts = {name: rng.randint(5, 400) for name in names}
+                if (marketplace, kind) == NEW_HOTSPOT[:2]:
+                    counts[NEW_HOTSPOT[2]] = 450  # at the top of its table
                 total = sum(counts.values())
                 for rank, (name, errors) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]), 1):
                     prev = rng.randint(0, 2000)
+                    if (marketplace, kind, name) == NEW_HOTSPOT:
+                        prev = 0
                     hotspots.append(dict(
                         day=day, marketplace=marketplace, ruleset=f"{marketplace}@2", kind=kind, name=name,
                         errors=errors, jobs_affected=rng.randint(1, 12), share=errors / total, rank=rank,

@@ -2,10 +2,12 @@
 
 One Superset per module: a snapshot with known data (``sample_snapshot``: the project's mart DDL,
 detector and ``publish_snapshot``), ``bi/bootstrap.py`` into an empty SUPERSET_HOME (twice: the
-second run must import nothing), then ``superset run`` on a free port. Each chart's saved data
-query, run through the REST API, must return the numbers an independent SQL query computes from
-the snapshot; the dashboard, rendered in headless Chromium, must draw every chart (a canvas or
-SVG each, no error panel). The screenshot stays in the test's temporary folder.
+second run must import nothing), then ``superset run`` on a free port. Each query of each chart's
+saved query context (two for a mixed chart: its series and its markers), run through the REST API,
+must return the numbers an independent SQL query computes from the snapshot (NULL where a marker
+is absent; tables in their order and bound). The dashboard, rendered in headless Chromium, must
+draw every chart (a canvas, or a table with its rows; no error panel) and its link must open the
+full anomaly list. The screenshot stays in the test's temporary folder.
 
 Needs ``.venv-bi`` (``.ci/ensure-bi``), chromium and playwright: with CI=true a missing piece fails.
 """
@@ -37,43 +39,89 @@ ROOT = Path(__file__).resolve().parents[2]
 BI_PYTHON = ROOT / ".venv-bi" / "bin" / "python"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-#: Per chart: the independent query of its numbers (key columns first, then the metric values)
-#: and the names of those columns in the chart's data (x axis, groupby..., metrics...).
+ANOMALY, PARTIAL_RATE, PARTIAL = "anomaly", "partial day (still filling, no anomaly check)", "partial day (still filling)"
+#: The newest day of field_error_hotspots without a partial row (the hot-spot tables' day).
+HOTSPOT_DAY = ("(SELECT max(day) FROM field_error_hotspots WHERE day NOT IN "
+               "(SELECT day FROM field_error_hotspots WHERE is_partial))")
+OPEN = "day > (SELECT max(day) FROM quality_anomaly_scores) - 7"  # the newest 7 judged days
+
+
+@dataclass(frozen=True)
+class Query:
+    """The independent query of one chart query's numbers (key columns first, then the values) and
+    the names of those columns in the chart's data; ``ordered``: the chart's rows come in that order."""
+    sql: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    ordered: bool = False
+
+
+def _error_rate(dim: str) -> list[Query]:
+    """Query A the lines; query B the markers: the line's error rate on a day when a partition key of
+    that line had an error-rate anomaly (from the scores' own dimension columns), and on partial days."""
+    return [
+        Query(f"SELECT day, {dim}, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
+              "GROUP BY ALL", ("day", dim), ("error_rate",)),
+        Query(f"""WITH r AS (SELECT day, {dim} AS k, sum(records_error) / sum(records_total) AS rate,
+                                    bool_or(is_partial) AS partial FROM marketplace_quality_daily GROUP BY ALL),
+                       a AS (SELECT DISTINCT day, {dim} AS k FROM quality_anomaly_scores
+                             WHERE status = 'anomaly' AND metric = 'error_rate')
+                  SELECT r.day, r.k, CASE WHEN a.k IS NOT NULL THEN rate END, CASE WHEN partial THEN rate END
+                  FROM r LEFT JOIN a ON a.day = r.day AND a.k = r.k""", ("day", dim), (ANOMALY, PARTIAL_RATE)),
+    ]
+
+
+def _hotspots(kind: str) -> list[Query]:
+    return [Query(f"SELECT day, marketplace, name, errors, share, trend_vs_prev_7d FROM field_error_hotspots "
+                  f"WHERE kind = '{kind}' AND day = {HOTSPOT_DAY} ORDER BY errors DESC, marketplace, ruleset, name "
+                  "LIMIT 12", ("day", "marketplace", "name"), ("errors", "share", "trend_vs_prev_7d"), ordered=True)]
+
+
+#: Per chart (of both dashboards), one Query per query of its saved query context.
 EXPECTED = {
-    "Error rate by marketplace": (
-        "SELECT day, marketplace, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
-        "GROUP BY ALL", ("day", "marketplace"), ("error_rate",)),
-    "Error rate by region": (
-        "SELECT day, region, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
-        "GROUP BY ALL", ("day", "region"), ("error_rate",)),
-    "Error rate by category": (
-        "SELECT day, category, sum(records_error) / sum(records_total) FROM marketplace_quality_daily "
-        "GROUP BY ALL", ("day", "category"), ("error_rate",)),
-    "Field error hot spots": (
-        "SELECT name, marketplace, sum(errors) FROM field_error_hotspots WHERE kind = 'field' GROUP BY ALL",
-        ("name", "marketplace"), ("errors",)),
-    "Rule error hot spots": (
-        "SELECT name, marketplace, sum(errors) FROM field_error_hotspots WHERE kind = 'rule' GROUP BY ALL",
-        ("name", "marketplace"), ("errors",)),
-    "p50 / p95 latency by region": (
-        "SELECT day, region, latency_p50_ms, latency_p95_ms FROM region_latency_daily "
-        "WHERE marketplace = '(all)'", ("day", "region"), ("p50_latency_ms", "p95_latency_ms")),
-    "Volume: records by marketplace": (
-        "SELECT day, marketplace, sum(records_total) FROM marketplace_quality_daily GROUP BY ALL",
-        ("day", "marketplace"), ("records",)),
-    "Anomalies (|score| by partition key)": (
-        "SELECT day, partition_key, max(abs(score)) FROM quality_anomaly_scores WHERE status = 'anomaly' "
-        "GROUP BY ALL", ("day", "partition_key"), ("max_abs_score",)),
-    "Anomaly verdicts per day": (
-        "SELECT day, status, count(*) FROM quality_anomaly_scores GROUP BY ALL",
-        ("day", "status"), ("verdicts",)),
-    "What to fix first: records each rule alone would make valid": (
+    "Error rate by marketplace": _error_rate("marketplace"),
+    "Error rate by region": _error_rate("region"),
+    "Error rate by category": _error_rate("category"),
+    "Field error hot spots: newest complete day, share and trend": _hotspots("field"),
+    "Rule error hot spots: newest complete day, share and trend": _hotspots("rule"),
+    "p50 / p95 latency by region": [
+        Query("SELECT day, region, 'p50', latency_p50_ms FROM region_latency_daily WHERE marketplace = '(all)' "
+              "UNION ALL SELECT day, region, 'p95', latency_p95_ms FROM region_latency_daily "
+              "WHERE marketplace = '(all)'", ("day", "region", "percentile"), ("latency_ms",)),
+        Query("SELECT day, CASE WHEN bool_or(is_partial) THEN greatest(max(latency_p50_ms), max(latency_p95_ms)) "
+              "END FROM region_latency_daily WHERE marketplace = '(all)' GROUP BY day", ("day",), (PARTIAL,)),
+    ],
+    "Volume: records by marketplace": [
+        Query("SELECT day, marketplace, sum(records_total) FROM marketplace_quality_daily GROUP BY ALL",
+              ("day", "marketplace"), ("records",)),
+        Query("SELECT day, CASE WHEN bool_or(is_partial) THEN sum(records_total) END FROM marketplace_quality_daily "
+              "GROUP BY day", ("day",), (PARTIAL,)),
+    ],
+    "Open anomalies: the 20 strongest by |score| (last 7 days)": [
+        Query(f"SELECT day, partition_key, metric, direction, value, baseline, score FROM quality_anomaly_scores "
+              f"WHERE status = 'anomaly' AND {OPEN} ORDER BY abs(score) DESC, day DESC, partition_key, metric "
+              "LIMIT 20", ("day", "partition_key", "metric"), ("direction", "value", "baseline", "score"),
+              ordered=True)],
+    "All anomalies (newest day first)": [
+        Query("SELECT day, partition_key, metric, marketplace, category, region, direction, value, baseline, score, "
+              "relative_change, threshold, training_points FROM quality_anomaly_scores WHERE status = 'anomaly' "
+              "ORDER BY day DESC, abs(score) DESC, partition_key, metric", ("day", "partition_key", "metric"),
+              ("marketplace", "category", "region", "direction", "value", "baseline", "score", "relative_change",
+               "threshold", "training_points"), ordered=True)],
+    "Anomaly verdicts per day": [Query(
+        "SELECT day, status, count(*) FROM quality_anomaly_scores GROUP BY ALL", ("day", "status"), ("verdicts",))],
+    "What to fix first: records each rule alone would make valid": [Query(
         "SELECT rule, sum(sole_errors), sum(errors) FROM quality_recommendations GROUP BY ALL",
-        ("rule",), ("records_fixed", "records_failing")),
-    "Latency outliers: regions' p95 above their marketplace's": (
+        ("rule",), ("records_fixed", "records_failing"))],
+    "Latency outliers: regions' p95 above their marketplace's": [Query(
         "SELECT region, marketplace, avg(excess_ms) FROM latency_outliers GROUP BY ALL",
-        ("region", "marketplace"), ("p95_excess_ms",)),
+        ("region", "marketplace"), ("p95_excess_ms",))],
 }
+DASHBOARDS = ("feed-quality", "feed-quality-anomalies")
+#: Charts that must mark something: (chart, query index, value column) with both NULLs and values.
+MARKERS = [(f"Error rate by {dim}", 1, column) for dim in ("marketplace", "region", "category")
+           for column in (ANOMALY, PARTIAL_RATE)] + [
+    ("p50 / p95 latency by region", 1, PARTIAL), ("Volume: records by marketplace", 1, PARTIAL)]
 
 
 @dataclass
@@ -157,8 +205,8 @@ def superset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
         log.close()
 
 
-def _dashboard_charts(client: httpx.Client) -> list[dict]:
-    response = client.get("/api/v1/dashboard/feed-quality/charts")
+def _dashboard_charts(client: httpx.Client, slug: str = "feed-quality") -> list[dict]:
+    response = client.get(f"/api/v1/dashboard/{slug}/charts")
     response.raise_for_status()
     return response.json()["result"]
 
@@ -177,69 +225,117 @@ def _chart_key(value: object, column: str) -> object:
     return value
 
 
+def _same(got: object, want: object) -> bool:
+    """NULL is NULL, text is equal, numbers agree to 1e-9."""
+    if want is None or got is None or isinstance(want, str):
+        return got == want
+    return got == pytest.approx(float(want), rel=1e-9)
+
+
+def _expected(con: duckdb.DuckDBPyConnection, query: Query) -> list[tuple[tuple, tuple]]:
+    return [(tuple(_key(v) for v in row[:len(query.keys)]), row[len(query.keys):])
+            for row in con.execute(query.sql).fetchall()]
+
+
 def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
     with closing(superset.api()) as client:
-        charts = _dashboard_charts(client)
+        charts = [c for slug in DASHBOARDS for c in _dashboard_charts(client, slug)]
         assert sorted(c["slice_name"] for c in charts) == sorted(EXPECTED)
         database = client.get("/api/v1/database/", params={"q": "(page_size:100)"}).json()["result"]
         assert [d["backend"] for d in database] == ["duckdb"]
+        data = {}
         with duckdb.connect(str(superset.snapshot), read_only=True) as con:
             for chart in charts:
                 name = chart["slice_name"]
-                sql, keys, metrics = EXPECTED[name]
-                expected = {tuple(_key(v) for v in row[:len(keys)]): row[len(keys):]
-                            for row in con.execute(sql).fetchall()}
-                assert expected, f"{name}: the sample snapshot has no rows for it"
                 saved = client.get(f"/api/v1/chart/{chart['id']}").json()["result"]
                 context = json.loads(saved["query_context"])
+                assert len(context["queries"]) == len(EXPECTED[name]), name
                 for query in context["queries"]:
                     query["post_processing"] = []  # the rows themselves, not the plot's pivot
                 response = client.post("/api/v1/chart/data", json=context)
                 assert response.status_code == 200, f"{name}: {response.text[:1000]}"
-                [result] = response.json()["result"]
-                assert result["status"] == "success" and not result.get("error"), name
-                got = {tuple(_chart_key(row[k], k) for k in keys): tuple(row[m] for m in metrics)
-                       for row in result["data"]}
-                assert got.keys() == expected.keys(), name
-                for key, values in expected.items():
-                    assert got[key] == pytest.approx(tuple(float(v) for v in values), rel=1e-9), (name, key)
+                results = response.json()["result"]
+                assert len(results) == len(EXPECTED[name]), name
+                for i, (query, result) in enumerate(zip(EXPECTED[name], results, strict=True)):
+                    assert result["status"] == "success" and not result.get("error"), (name, i)
+                    expected = _expected(con, query)
+                    assert expected, f"{name} query {i}: the sample snapshot has no rows for it"
+                    got = [(tuple(_chart_key(row[k], k) for k in query.keys), tuple(row[v] for v in query.values))
+                           for row in result["data"]]
+                    if query.ordered:
+                        assert [k for k, _ in got] == [k for k, _ in expected], (name, i)
+                    assert dict(got).keys() == dict(expected).keys() and len(got) == len(expected), (name, i)
+                    rows = dict(got)
+                    for key, values in expected:
+                        assert all(_same(g, w) for g, w in zip(rows[key], values, strict=True)), \
+                            (name, i, key, rows[key], values)
+                    data[name, i] = [dict(zip(query.values, v)) for _, v in got]
+            # the top-N list is bounded: there are more open anomalies than it shows
+            [(open_total,)] = con.execute(f"SELECT count(*) FROM quality_anomalies WHERE {OPEN}").fetchall()
+            assert open_total > 20
+            assert len(data["Open anomalies: the 20 strongest by |score| (last 7 days)", 0]) == 20
+            # the hot spots are of the newest complete day, not the partial last day; one is new (NULL trend)
+            [(newest, complete)] = con.execute(f"SELECT max(day), {HOTSPOT_DAY} FROM field_error_hotspots").fetchall()
+            assert complete < newest
+            assert any(r["trend_vs_prev_7d"] is None
+                       for r in data["Rule error hot spots: newest complete day, share and trend", 0])
+    for name, i, column in MARKERS:
+        marks = [r[column] for r in data[name, i]]
+        assert any(m is None for m in marks) and any(m is not None for m in marks), (name, column)
 
 
 def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
+    """Every chart of "Feed quality" drawn (a canvas, or a table with the rows its query gives), no
+    error panel; the Markdown link to the full anomaly list opens it with every anomaly."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing_service("playwright is not installed (pip install -e '.[dev]')")
     with closing(superset.api()) as client:
         names = sorted(c["slice_name"] for c in _dashboard_charts(client))
+    with duckdb.connect(str(superset.snapshot), read_only=True) as con:
+        rows = {name: len(_expected(con, queries[0])) for name, queries in EXPECTED.items() if queries[0].ordered}
+        [(anomalies,)] = con.execute("SELECT count(*) FROM quality_anomalies").fetchall()
     shot = superset.folder / "feed-quality.png"
+    drawn = """n => { const cs = document.querySelectorAll("[data-test='chart-grid-component']");
+                     return cs.length === n && [...cs].every(c => (c.querySelector('canvas')
+                         || c.querySelector('table tbody tr')) && !c.querySelector('.loading')); }"""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
             page.goto(f"{superset.url}/login/")
+            page.wait_for_load_state("networkidle", timeout=60_000)  # the form's script attached
             page.fill("#username", superset.username)
             page.fill("#password", superset.password)
             page.keyboard.press("Enter")
             page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
             page.goto(f"{superset.url}/superset/dashboard/feed-quality/?standalone=1")
-            holders = page.locator(".dashboard-component-chart-holder")
-            page.wait_for_function(
-                """n => { const hs = document.querySelectorAll('.dashboard-component-chart-holder');
-                          return hs.length === n && [...hs].every(h => h.querySelector('canvas, svg')
-                              && !h.querySelector('.loading')); }""",
-                arg=len(names), timeout=180_000)
+            page.wait_for_function(drawn, arg=len(names), timeout=180_000)
             page.wait_for_load_state("networkidle", timeout=60_000)
             page.screenshot(path=str(shot), full_page=True)
-            assert holders.count() == len(names)
-            titles = sorted(t.strip() for t in page.locator(".dashboard-component-chart-holder "
+            charts = page.locator("[data-test='chart-grid-component']")
+            assert charts.count() == len(names)
+            titles = sorted(t.strip() for t in page.locator("[data-test='chart-grid-component'] "
                                                            "[data-test='editable-title']").all_inner_texts())
             assert titles == names
-            for i in range(holders.count()):
-                holder = holders.nth(i)
-                assert holder.locator("canvas").count() >= 1, f"chart {i} drew no canvas"
-                assert holder.locator("[role='alert'], .alert-danger, [data-test='error-tooltip']").count() == 0
-                assert "No results" not in holder.inner_text()
+            for i in range(charts.count()):
+                chart = charts.nth(i)
+                name = chart.get_attribute("data-test-chart-name")
+                if chart.get_attribute("data-test-viz-type") == "table":
+                    assert chart.locator("table tbody tr").count() == rows[name], name
+                else:
+                    assert chart.locator("canvas").count() >= 1, f"{name} drew no canvas"
+                assert chart.locator("[role='alert'], .alert-danger, [data-test='error-tooltip']").count() == 0, name
+                assert "No results" not in chart.inner_text(), name
+            link = page.locator("a[href='/superset/dashboard/feed-quality-anomalies/']")
+            assert link.count() == 1
+            link.click()
+            page.wait_for_url(lambda url: "/superset/dashboard/feed-quality-anomalies/" in url, timeout=60_000)
+            page.wait_for_function(drawn, arg=1, timeout=180_000)
+            full = page.locator("[data-test='chart-grid-component']")
+            assert full.get_attribute("data-test-chart-name") == "All anomalies (newest day first)"
+            assert full.locator("table tbody tr").count() == anomalies
         finally:
             browser.close()
     assert shot.stat().st_size > 50_000
