@@ -420,7 +420,8 @@ def export(api: Api, dashboards: list[int], snapshot: Path) -> list[str]:
     their UUIDs (matched by kind and name), so a rebuild diffs only what changed."""
     old = _uuids({p.relative_to(EXPORTS).as_posix(): p.read_text(encoding="utf-8")
                   for p in EXPORTS.rglob("*.yaml")}) if EXPORTS.exists() else {}
-    response = api.session.get(f"{api.url}/api/v1/dashboard/export/", params={"q": f"!({','.join(map(str, dashboards))})"}, timeout=120)
+    response = api.session.get(f"{api.url}/api/v1/dashboard/export/",
+                               params={"q": f"!({','.join(map(str, dashboards))})"}, timeout=120)
     response.raise_for_status()
     with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
         files = {name.split("/", 1)[1]: bundle.read(name).decode("utf-8")  # drop the dated root folder

@@ -1,12 +1,13 @@
 """A published snapshot with known, varied data for the Superset test (and for building charts).
 
 Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots``, ``region_latency_daily``,
-``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the numbers are the same every run), one error-rate
-spike per key over the complete judged days (the largest on the day before the last), the last day
-partial (``is_partial``), a hot spot without history (NULL trend), then the project's own detector (``anomalies.refresh_day``)
-judges the last days and the project's ``publish_snapshot`` writes the read-only copy. The
-marts are created with their own DDL, so a column added to a mart is picked up (a NOT NULL
-column unknown here fails loudly rather than being guessed, except ``is_partial``).
+``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the
+numbers are the same every run), one error-rate spike per key over the complete judged days (the
+largest on the day before the last), the last day partial (``is_partial``), a hot spot without
+history (NULL trend), then the project's own detector (``anomalies.refresh_day``) judges the last
+days and the project's ``publish_snapshot`` writes the read-only copy. The marts are created with
+their own DDL, so a column added to a mart is picked up (a NOT NULL column unknown here fails
+loudly rather than being guessed, except ``is_partial``).
 
 Run it directly to make a snapshot for ``make bi``:
 ``.venv/bin/python -m jobs_pipeline_tests.bi.sample_snapshot data/sample.snapshot.duckdb``.

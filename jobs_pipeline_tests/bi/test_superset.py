@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BI_PYTHON = ROOT / ".venv-bi" / "bin" / "python"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-ANOMALY, PARTIAL_RATE, PARTIAL = "anomaly", "partial day (still filling, no anomaly check)", "partial day (still filling)"
+#: The marker metrics' names (bi/build_assets.py).
+ANOMALY, PARTIAL = "anomaly", "partial day (still filling)"
+PARTIAL_RATE = "partial day (still filling, no anomaly check)"
 #: The newest day of field_error_hotspots without a partial row (the hot-spot tables' day).
 HOTSPOT_DAY = ("(SELECT max(day) FROM field_error_hotspots WHERE day NOT IN "
                "(SELECT day FROM field_error_hotspots WHERE is_partial))")
