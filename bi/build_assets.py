@@ -36,9 +36,12 @@ DASHBOARD_TITLE = "Feed quality"
 VIRTUAL = {
     # marketplace_quality_daily with the anomaly count of each (day, partition key): the rule of the
     # offline page's _anomaly_marks (a key's anomaly marks its marketplace, region and category line).
+    # records_stack_top: the day's records of the marketplaces up to this one by name, i.e. the top of
+    # its segment in the volume chart's bars (stacked in that order: VOLUME_SORT).
     "quality_daily_marked": """
 SELECT q.day, q.marketplace, q.region, q.category, q.partition_key, q.jobs, q.records_total,
        q.records_error, q.is_partial,
+       sum(q.records_total) OVER (PARTITION BY q.day ORDER BY q.marketplace) AS records_stack_top,
        coalesce(a.error_rate_anomalies, 0) AS error_rate_anomalies,
        coalesce(a.records_anomalies, 0) AS records_anomalies
 FROM marketplace_quality_daily q
@@ -78,6 +81,10 @@ _RATE = "SUM(records_error) * 1.0 / NULLIF(SUM(records_total), 0)"
 ANOMALY = "anomaly"
 PARTIAL_RATE = "partial day (still filling, no anomaly check)"
 PARTIAL = "partial day (still filling)"
+VOLUME_ANOMALY = "volume anomaly"
+PARTIAL_VOLUME = "partial day (still filling, no volume anomaly check)"
+#: The volume chart stacks its bars by marketplace name, bottom up: records_stack_top relies on it.
+VOLUME_SORT = {"sortSeriesType": "name", "sortSeriesAscending": True}
 
 #: Saved metrics per dataset (table of the snapshot or VIRTUAL): name -> (SQL, verbose name, d3 format).
 DATASETS = {
@@ -86,7 +93,10 @@ DATASETS = {
         "records": ("SUM(records_total)", "records", ",d"),
         ANOMALY: (f"CASE WHEN SUM(error_rate_anomalies) > 0 THEN {_RATE} END", ANOMALY, ".2%"),
         PARTIAL_RATE: (f"CASE WHEN BOOL_OR(is_partial) THEN {_RATE} END", PARTIAL_RATE, ".2%"),
-        PARTIAL: ("CASE WHEN BOOL_OR(is_partial) THEN SUM(records_total) END", PARTIAL, ",d"),
+        # at the top of the marketplace's stack segment (one marketplace per series: MAX is its value)
+        VOLUME_ANOMALY: ("CASE WHEN SUM(records_anomalies) > 0 THEN MAX(records_stack_top) END", VOLUME_ANOMALY,
+                         ",d"),
+        PARTIAL_VOLUME: ("CASE WHEN BOOL_OR(is_partial) THEN MAX(records_stack_top) END", PARTIAL_VOLUME, ",d"),
     },
     "region_latency_percentiles": {
         "latency_ms": ("MAX(latency_ms)", "latency (ms)", ",.0f"),
@@ -183,7 +193,8 @@ CHARTS = [
 **[All anomalies, every day →](/superset/dashboard/{ANOMALIES_SLUG}/)**
 
 **Error rate**: a big dot named *{ANOMALY}, …* marks a day on which a partition key of that line
-(marketplace, region or category) had an error-rate anomaly.
+(marketplace, region or category) had an error-rate anomaly. **Volume**: *{VOLUME_ANOMALY}, …* on
+top of a marketplace's bar segment, a volume anomaly of one of its keys.
 
 **Partial days**: a UTC day not over when the snapshot was taken (`is_partial`) is still filling:
 its volume looks like a drop and the detector does not judge it. The daily charts mark it with a
@@ -192,9 +203,9 @@ its volume looks like a drop and the detector does not judge it. The daily chart
 **Hot spots**: the newest complete day; *share* of the marketplace's errors of that kind, *trend* vs
 the average of the previous 7 days (N/A: no errors then, a new hot spot).
 """, width=4, height=90),
-    _marked("Volume: records by marketplace", "quality_daily_marked", ["records"], ["marketplace"], [PARTIAL], [],
-            seriesType="bar", stack=True, seriesTypeB="scatter", markerEnabledB=True, markerSizeB=14,
-            y_axis_format=",d", y_axis_format_secondary=",d"),
+    _marked("Volume: records by marketplace", "quality_daily_marked", ["records"], ["marketplace"],
+            [VOLUME_ANOMALY, PARTIAL_VOLUME], ["marketplace"], seriesType="bar", stack=True, seriesTypeB="scatter",
+            markerEnabledB=True, markerSizeB=14, y_axis_format=",d", y_axis_format_secondary=",d", **VOLUME_SORT),
     _chart("Anomaly verdicts per day", "echarts_timeseries_bar", "quality_anomaly_scores",
            "day", ["verdicts"], ["status"], stack="Stack"),
     _chart("What to fix first: records each rule alone would make valid", "echarts_timeseries_bar",

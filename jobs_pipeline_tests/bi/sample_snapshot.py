@@ -3,7 +3,7 @@
 Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots``, ``region_latency_daily``,
 ``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the
 numbers are the same every run), one error-rate spike per key over the complete judged days (the
-largest on the day before the last), the last day partial (``is_partial``), a hot spot without
+largest on the day before the last), one volume spike, the last day partial (``is_partial``), a hot spot without
 history (NULL trend), then the project's own detector (``anomalies.refresh_day``) judges the last
 days and the project's ``publish_snapshot`` writes the read-only copy. The marts are created with
 their own DDL, so a column added to a mart is picked up (a NOT NULL column unknown here fails
@@ -37,6 +37,10 @@ SPIKE_KEY = ("google_merchant", "electronics", "BR")
 SPIKE_RATE = 0.3
 #: A hot spot with no errors in the previous 7 days (its trend is NULL: "new"), the top rule.
 NEW_HOTSPOT = ("google_merchant", "rule", "image_url")
+#: A volume spike (records_total four times the usual; a drop scores too low against this sample's
+#: wide daily spread) of one key, days back from the day before the last, so the volume chart has
+#: an anomaly marker that does not depend on the seed.
+VOLUME_SPIKE = (("amazon", "electronics", "US"), 2)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], last_day: date) -> None:
@@ -70,6 +74,8 @@ def build(database: Path, snapshot: Path, *, last_day: date | None = None, seed:
                     total = rng.randint(800, 1200) * jobs
                     rate = base_rate * rng.uniform(0.85, 1.15)
                     key = (marketplace, category, region)
+                    if key == VOLUME_SPIKE[0] and day == days[-2 - VOLUME_SPIKE[1]]:
+                        total *= 4
                     if key == SPIKE_KEY and day == days[-2]:
                         rate = 0.4
                     elif key != SPIKE_KEY and day == days[-2 - spike_day[key]]:

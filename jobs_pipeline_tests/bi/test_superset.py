@@ -42,6 +42,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: The marker metrics' names (bi/build_assets.py).
 ANOMALY, PARTIAL = "anomaly", "partial day (still filling)"
 PARTIAL_RATE = "partial day (still filling, no anomaly check)"
+VOLUME_ANOMALY, PARTIAL_VOLUME = "volume anomaly", "partial day (still filling, no volume anomaly check)"
 #: The newest day of field_error_hotspots without a partial row (the hot-spot tables' day).
 HOTSPOT_DAY = ("(SELECT max(day) FROM field_error_hotspots WHERE day NOT IN "
                "(SELECT day FROM field_error_hotspots WHERE is_partial))")
@@ -96,8 +97,18 @@ EXPECTED = {
     "Volume: records by marketplace": [
         Query("SELECT day, marketplace, sum(records_total) FROM marketplace_quality_daily GROUP BY ALL",
               ("day", "marketplace"), ("records",)),
-        Query("SELECT day, CASE WHEN bool_or(is_partial) THEN sum(records_total) END FROM marketplace_quality_daily "
-              "GROUP BY day", ("day",), (PARTIAL,)),
+        # markers on top of the marketplace's segment of the day's bar (stacked by name, bottom up):
+        # a volume anomaly of one of its keys (status 'anomaly', from the scores), and the partial day
+        Query("""WITH m AS (SELECT day, marketplace, sum(records_total) AS records, bool_or(is_partial) AS partial
+                            FROM marketplace_quality_daily GROUP BY ALL),
+                      s AS (SELECT *, (SELECT sum(records) FROM m AS below
+                                       WHERE below.day = m.day AND below.marketplace <= m.marketplace) AS top FROM m),
+                      a AS (SELECT DISTINCT day, marketplace FROM quality_anomaly_scores
+                            WHERE status = 'anomaly' AND metric = 'records_total')
+                 SELECT s.day, s.marketplace, CASE WHEN a.marketplace IS NOT NULL THEN top END,
+                        CASE WHEN partial THEN top END
+                 FROM s LEFT JOIN a ON a.day = s.day AND a.marketplace = s.marketplace""",
+              ("day", "marketplace"), (VOLUME_ANOMALY, PARTIAL_VOLUME)),
     ],
     "Open anomalies: the 20 strongest by |score| (last 7 days)": [
         Query(f"SELECT day, partition_key, metric, direction, value, baseline, score FROM quality_anomaly_scores "
@@ -123,7 +134,8 @@ DASHBOARDS = ("feed-quality", "feed-quality-anomalies")
 #: Charts that must mark something: (chart, query index, value column) with both NULLs and values.
 MARKERS = [(f"Error rate by {dim}", 1, column) for dim in ("marketplace", "region", "category")
            for column in (ANOMALY, PARTIAL_RATE)] + [
-    ("p50 / p95 latency by region", 1, PARTIAL), ("Volume: records by marketplace", 1, PARTIAL)]
+    ("p50 / p95 latency by region", 1, PARTIAL)] + [
+    ("Volume: records by marketplace", 1, column) for column in (VOLUME_ANOMALY, PARTIAL_VOLUME)]
 
 
 @dataclass
