@@ -30,6 +30,9 @@ from bootstrap import EXPORTS, SNAPSHOT_PLACEHOLDER, snapshot_uri  # noqa: E402
 DATABASE_NAME = "Quality snapshot (read-only)"
 DASHBOARD_TITLE = "Feed quality"
 
+TOP_ANOMALIES = 20
+TOP_HOTSPOTS = 12
+
 #: Virtual (SQL) datasets: name -> query on the snapshot. A mixed chart's two queries share one
 #: dataset, so the marker series (anomalies, partial days) need the error rates and the anomalies
 #: in the same rows; the hot-spot and anomaly tables need a day or a rank chosen in SQL.
@@ -57,21 +60,31 @@ FROM region_latency_daily
 UNION ALL
 SELECT day, region, marketplace, 'p95' AS percentile, latency_p95_ms AS latency_ms, is_partial
 FROM region_latency_daily""",
-    # The offline page's _latest_day: the newest complete day among the 3 newest (else the newest).
-    "hotspots_newest_complete_day": """
+    # The offline page's _latest_day: the newest complete day among the 3 newest (else the newest);
+    # its top TOP_HOTSPOTS of each kind, bounded here rather than by the chart's row limit (a table
+    # whose rows reach its row limit shows Superset's "limit reached" warning).
+    "hotspots_newest_complete_day": f"""
 WITH recent AS (SELECT day, bool_or(is_partial) AS partial FROM field_error_hotspots
                 GROUP BY day ORDER BY day DESC LIMIT 3),
      chosen AS (SELECT coalesce((SELECT max(day) FROM recent WHERE NOT partial),
                                 (SELECT max(day) FROM recent)) AS day)
 SELECT h.day, h.kind, h.marketplace, h.ruleset, h.name, h.errors, h.jobs_affected, h.share, h.rank,
        h.avg_prev_7d, h.trend_vs_prev_7d
-FROM field_error_hotspots h JOIN chosen USING (day)""",
-    # Every anomaly with |score| to rank by and its age in days (0 = the newest judged day).
+FROM field_error_hotspots h JOIN chosen USING (day)
+QUALIFY row_number() OVER (PARTITION BY h.kind ORDER BY h.errors DESC, h.marketplace, h.ruleset, h.name)
+        <= {TOP_HOTSPOTS}""",
+    # Every anomaly with |score| to rank by.
     "anomalies_by_score": """
 SELECT day, partition_key, marketplace, category, region, metric, direction, value, baseline, score,
-       abs(score) AS abs_score, relative_change, threshold, training_points, anomaly_id,
-       (SELECT max(day) FROM quality_anomaly_scores) - day AS days_ago
+       abs(score) AS abs_score, relative_change, threshold, training_points, anomaly_id
 FROM quality_anomalies""",
+    # The open anomalies table: the TOP_ANOMALIES strongest by |score| of the newest 7 judged days,
+    # bounded here (not by the row limit: no "limit reached" warning).
+    "open_anomalies_strongest": f"""
+SELECT day, partition_key, metric, direction, value, baseline, score, abs(score) AS abs_score
+FROM quality_anomalies
+WHERE day > (SELECT max(day) FROM quality_anomaly_scores) - 7
+QUALIFY row_number() OVER (ORDER BY abs(score) DESC, day DESC, partition_key, metric) <= {TOP_ANOMALIES}""",
 }
 
 _RATE = "SUM(records_error) * 1.0 / NULLIF(SUM(records_total), 0)"
@@ -104,6 +117,7 @@ DATASETS = {
     },
     "hotspots_newest_complete_day": {},
     "anomalies_by_score": {},
+    "open_anomalies_strongest": {},
     "quality_anomaly_scores": {
         "verdicts": ("COUNT(*)", "verdicts", ",d"),
     },
@@ -131,9 +145,10 @@ def _marked(name, table, metrics, groupby, markers, markers_groupby, filters=(),
     return chart
 
 
-def _table(name, table, columns, order_by, filters=(), *, row_limit, formats=None, width=6, height=50):
+def _table(name, table, columns, order_by, filters=(), *, row_limit=10000, formats=None, width=6, height=50):
     """A table chart of raw rows: ``order_by`` (column, ascending) pairs, ``formats`` column -> d3 format;
-    headers from HEADERS."""
+    headers from HEADERS. Bound a top-N in the dataset's SQL, not with ``row_limit``: rows reaching the
+    row limit make Superset show a "limit reached" warning."""
     return dict(kind="chart", name=name, viz="table", table=table, columns=list(columns),
                 order_by=list(order_by), filters=list(filters), row_limit=row_limit,
                 formats=dict(formats or {}), time_axis=False, width=width, height=height)
@@ -159,8 +174,6 @@ ANOMALIES_SLUG = "feed-quality-anomalies"
 HOTSPOT_FORMATS = {"errors": ",d", "share": ".1%", "trend_vs_prev_7d": "+.0%"}
 ANOMALY_FORMATS = {"value": ",.4~r", "baseline": ",.4~r", "score": ".1f", "relative_change": "+.0%",
                    "threshold": ".1f", "training_points": ",d"}
-TOP_ANOMALIES = 20
-TOP_HOTSPOTS = 12
 
 
 def _hotspots(kind):
@@ -168,7 +181,7 @@ def _hotspots(kind):
                   "hotspots_newest_complete_day",
                   ["name", "marketplace", "errors", "share", "trend_vs_prev_7d", "day"],
                   [("errors", False), ("marketplace", True), ("ruleset", True), ("name", True)],
-                  [("kind", "==", kind)], row_limit=TOP_HOTSPOTS, formats=HOTSPOT_FORMATS, height=62)
+                  [("kind", "==", kind)], formats=HOTSPOT_FORMATS, height=62)
 
 
 #: The "Feed quality" dashboard, in order; rows fill up to width 12.
@@ -182,10 +195,10 @@ CHARTS = [
             markerSizeB=14),
     _hotspots("field"),
     _hotspots("rule"),
-    _table(f"Open anomalies: the {TOP_ANOMALIES} strongest by |score| (last 7 days)", "anomalies_by_score",
+    _table(f"Open anomalies: the {TOP_ANOMALIES} strongest by |score| (last 7 days)", "open_anomalies_strongest",
            ["day", "partition_key", "metric", "direction", "value", "baseline", "score"],
            [("abs_score", False), ("day", False), ("partition_key", True), ("metric", True)],
-           [("days_ago", "<=", 6)], row_limit=TOP_ANOMALIES, formats=ANOMALY_FORMATS, width=8, height=90),
+           formats=ANOMALY_FORMATS, width=8, height=90),
     _markdown(f"""
 #### Reading this dashboard
 
@@ -224,7 +237,7 @@ ANOMALY_CHARTS = [
            ["day", "partition_key", "marketplace", "category", "region", "metric", "direction", "value",
             "baseline", "score", "relative_change", "threshold", "training_points"],
            [("day", False), ("abs_score", False), ("partition_key", True), ("metric", True)],
-           row_limit=10000, formats=ANOMALY_FORMATS, width=12, height=120),
+           formats=ANOMALY_FORMATS, width=12, height=120),
 ]
 
 #: (title, slug, items)

@@ -3,9 +3,10 @@
 Nine weeks of ``marketplace_quality_daily``, ``field_error_hotspots``, ``region_latency_daily``,
 ``quality_recommendations`` and ``latency_outliers`` rows for a few partition keys (seeded, so the
 numbers are the same every run), one error-rate spike per key over the complete judged days (the
-largest on the day before the last), one volume spike, the last day partial (``is_partial``), a hot spot without
-history (NULL trend), then the project's own detector (``anomalies.refresh_day``) judges the last
-days and the project's ``publish_snapshot`` writes the read-only copy. The marts are created with
+largest on the day before the last), one volume spike, the last day partial (``is_partial``), more
+hot spots a day than the tables' top 12, one without history (NULL trend), then the project's own
+detector (``anomalies.refresh_day``) judges the last days and the project's ``publish_snapshot``
+writes the read-only copy. The marts are created with
 their own DDL, so a column added to a mart is picked up (a NOT NULL column unknown here fails
 loudly rather than being guessed, except ``is_partial``).
 
@@ -27,8 +28,9 @@ from jobs_pipeline.warehouse.snapshot import publish_snapshot
 MARKETPLACES = {"amazon": 0.02, "google_merchant": 0.05, "mercado_livre": 0.08}
 CATEGORIES = ("electronics", "apparel")
 REGIONS = {"US": 120.0, "BR": 340.0, "AR": 260.0}
-FIELDS = ("price", "gtin", "title", "image_link")
-RULES = ("price_positive", "gtin_checksum", "title_length", "image_url")
+#: 5 fields or rules x 3 marketplaces: 15 hot spots of each kind a day, more than the tables' top 12.
+FIELDS = ("price", "gtin", "title", "image_link", "description")
+RULES = ("price_positive", "gtin_checksum", "title_length", "image_url", "description_length")
 DAYS = 63
 JUDGED_DAYS = 7
 SPIKE_KEY = ("google_merchant", "electronics", "BR")

@@ -264,6 +264,7 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
                 saved = client.get(f"/api/v1/chart/{chart['id']}").json()["result"]
                 context = json.loads(saved["query_context"])
                 assert len(context["queries"]) == len(EXPECTED[name]), name
+                row_limit = int(context["form_data"]["row_limit"])
                 for query in context["queries"]:
                     query["post_processing"] = []  # the rows themselves, not the plot's pivot
                 response = client.post("/api/v1/chart/data", json=context)
@@ -272,6 +273,10 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
                 assert len(results) == len(EXPECTED[name]), name
                 for i, (query, result) in enumerate(zip(EXPECTED[name], results, strict=True)):
                     assert result["status"] == "success" and not result.get("error"), (name, i)
+                    # rows reaching the row limit make the dashboard show a "limit reached" warning: a
+                    # top-N is bounded in its dataset's SQL instead
+                    rowcount = result.get("sql_rowcount") or result["rowcount"]  # what the header compares
+                    assert rowcount < row_limit, (name, i, rowcount, row_limit)
                     expected = _expected(con, query)
                     assert expected, f"{name} query {i}: the sample snapshot has no rows for it"
                     got = [(tuple(_chart_key(row[k], k) for k in query.keys), tuple(row[v] for v in query.values))
@@ -288,9 +293,15 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
             [(open_total,)] = con.execute(f"SELECT count(*) FROM quality_anomalies WHERE {OPEN}").fetchall()
             assert open_total > 20
             assert len(data["Open anomalies: the 20 strongest by |score| (last 7 days)", 0]) == 20
-            # the hot spots are of the newest complete day, not the partial last day; one is new (NULL trend)
+            # the hot spots are of the newest complete day, not the partial last day, and bounded (that day
+            # has more of each kind than the tables show); one is new (NULL trend)
             [(newest, complete)] = con.execute(f"SELECT max(day), {HOTSPOT_DAY} FROM field_error_hotspots").fetchall()
             assert complete < newest
+            for kind in ("field", "rule"):
+                [(total,)] = con.execute(f"SELECT count(*) FROM field_error_hotspots WHERE kind = '{kind}' "
+                                         f"AND day = {HOTSPOT_DAY}").fetchall()
+                assert total > 12
+                assert len(data[f"{kind.capitalize()} error hot spots: newest complete day, share and trend", 0]) == 12
             assert any(r["trend_vs_prev_7d"] is None
                        for r in data["Rule error hot spots: newest complete day, share and trend", 0])
     for name, i, column in MARKERS:
