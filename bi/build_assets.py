@@ -213,6 +213,9 @@ top of a marketplace's bar segment, a volume anomaly of one of its keys.
 its volume looks like a drop and the detector does not judge it. The daily charts mark it with a
 *partial day* dot.
 
+**Days** (filter bar): the daily charts show the last 90 days, today included, unless you change
+it; the tables and the two bottom charts (every day) ignore it.
+
 **Hot spots**: the newest complete day; *share* of the marketplace's errors of that kind, *trend* vs
 the average of the previous 7 days (N/A: no errors then, a new hot spot).
 """, width=4, height=90),
@@ -240,11 +243,33 @@ ANOMALY_CHARTS = [
            formats=ANOMALY_FORMATS, width=12, height=120),
 ]
 
-#: (title, slug, items)
+#: The "Feed quality" dashboard's native time-range filter: by default the last 90 days up to and
+#: including today (the partial day; "today" is the Superset server's date), so years of history do
+#: not crowd the daily charts. Its scope is the charts with a time axis: the tables choose their days
+#: in SQL, the two aggregate charts keep every day.
+DAYS_FILTER_NAME = "Days"
+DAYS_DEFAULT = "DATEADD(DATETIME('today'), -89, day) : DATEADD(DATETIME('today'), 1, day)"
+
+#: (title, slug, items, with the days filter)
 DASHBOARDS = [
-    (DASHBOARD_TITLE, "feed-quality", CHARTS),
-    ("Feed quality: all anomalies", ANOMALIES_SLUG, ANOMALY_CHARTS),
+    (DASHBOARD_TITLE, "feed-quality", CHARTS, True),
+    ("Feed quality: all anomalies", ANOMALIES_SLUG, ANOMALY_CHARTS, False),
 ]
+
+
+def days_filter(placed: list[tuple[dict, int, str]]) -> dict:
+    """The native filter's configuration (dashboard json_metadata) for the charts ``placed``."""
+    charts = [(item, chart_id) for item, chart_id, _ in placed if item["kind"] == "chart"]
+    return {
+        "id": "NATIVE_FILTER-days", "name": DAYS_FILTER_NAME, "filterType": "filter_time", "type": "NATIVE_FILTER",
+        "description": "Days shown by the daily charts (default: the last 90, today included)",
+        "targets": [{}], "controlValues": {"enableEmptyFilter": False}, "cascadeParentIds": [],
+        "defaultDataMask": {"extraFormData": {"time_range": DAYS_DEFAULT}, "filterState": {"value": DAYS_DEFAULT},
+                            "ownState": {}},
+        # ids: the import maps "excluded" to the new install's; the page recomputes chartsInScope from it
+        "scope": {"rootPath": ["ROOT_ID"], "excluded": [i for item, i in charts if not item["time_axis"]]},
+        "chartsInScope": [i for item, i in charts if item["time_axis"]], "tabsInScope": [],
+    }
 
 
 class Api:
@@ -399,7 +424,7 @@ def build(api: Api, snapshot: Path) -> list[int]:
                 for name, (sql, label, fmt) in metrics.items()]})
         datasets[table] = dataset
     made = []
-    for title, slug, items in DASHBOARDS:
+    for title, slug, items, filtered in DASHBOARDS:
         dashboard = api.call("POST", "/api/v1/dashboard/", json={
             "dashboard_title": title, "slug": slug, "published": True})["id"]
         placed = []
@@ -419,7 +444,8 @@ def build(api: Api, snapshot: Path) -> list[int]:
             "json_metadata": json.dumps({"color_scheme": "supersetColors", "refresh_frequency": 0,
                                          "timed_refresh_immune_slices": [], "expanded_slices": {},
                                          "label_colors": {}, "cross_filters_enabled": False,
-                                         "native_filter_configuration": []})})
+                                         "native_filter_configuration": [days_filter(placed)] if filtered
+                                                                        else []})})
         made.append(dashboard)
     return made
 

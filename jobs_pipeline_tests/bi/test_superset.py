@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -131,6 +131,8 @@ EXPECTED = {
         ("region", "marketplace"), ("p95_excess_ms",))],
 }
 DASHBOARDS = ("feed-quality", "feed-quality-anomalies")
+#: The "Feed quality" dashboard's native time-range filter (bi/build_assets.py DAYS_FILTER_NAME).
+DAYS_FILTER = "Days"
 #: Charts that must mark something: (chart, query index, value column) with both NULLs and values.
 MARKERS = [(f"Error rate by {dim}", 1, column) for dim in ("marketplace", "region", "category")
            for column in (ANOMALY, PARTIAL_RATE)] + [
@@ -225,6 +227,16 @@ def _dashboard_charts(client: httpx.Client, slug: str = "feed-quality") -> list[
     return response.json()["result"]
 
 
+def _days_filter(client: httpx.Client) -> tuple[str, set[int]]:
+    """The default time range of "Feed quality"'s days filter and the ids of the charts it excludes."""
+    dashboard = client.get("/api/v1/dashboard/feed-quality")
+    dashboard.raise_for_status()
+    metadata = json.loads(dashboard.json()["result"]["json_metadata"])
+    [days] = [f for f in metadata["native_filter_configuration"] if f["name"] == DAYS_FILTER]
+    assert days["filterType"] == "filter_time"
+    return days["defaultDataMask"]["extraFormData"]["time_range"], set(days["scope"]["excluded"])
+
+
 def _key(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
@@ -257,7 +269,10 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
         assert sorted(c["slice_name"] for c in charts) == sorted(EXPECTED)
         database = client.get("/api/v1/database/", params={"q": "(page_size:100)"}).json()["result"]
         assert [d["backend"] for d in database] == ["duckdb"]
-        data = {}
+        # the days filter: by default the last 90 days, today (the sample's partial day) included...
+        default_range, excluded = _days_filter(client)
+        ids = {c["slice_name"]: c["id"] for c in _dashboard_charts(client)}
+        data, in_scope = {}, set()
         with duckdb.connect(str(superset.snapshot), read_only=True) as con:
             for chart in charts:
                 name = chart["slice_name"]
@@ -267,6 +282,18 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
                 row_limit = int(context["form_data"]["row_limit"])
                 for query in context["queries"]:
                     query["post_processing"] = []  # the rows themselves, not the plot's pivot
+                    if ids.get(name) is not None and ids[name] not in excluded:
+                        # ...applies to the daily charts (as the page sends it: the query's time_range,
+                        # which Superset applies to the x axis' "No filter" range), and with its default
+                        # they show every sample day
+                        assert any(f["op"] == "TEMPORAL_RANGE" for f in query["filters"]), name
+                        query["time_range"] = default_range
+                        in_scope.add(name)
+                if name in in_scope:  # the range's bounds, in the SQL Superset runs (server's today)
+                    compiled = client.post("/api/v1/chart/data", json={**context, "result_type": "query"})
+                    sql, today = compiled.json()["result"][0]["query"], datetime.now().date()
+                    assert f"day >= '{today - timedelta(days=89)} 00:00:00" in sql, name
+                    assert f"day < '{today + timedelta(days=1)} 00:00:00" in sql, name
                 response = client.post("/api/v1/chart/data", json=context)
                 assert response.status_code == 200, f"{name}: {response.text[:1000]}"
                 results = response.json()["result"]
@@ -304,6 +331,7 @@ def test_every_chart_queries_the_marts_numbers(superset: Superset) -> None:
                 assert len(data[f"{kind.capitalize()} error hot spots: newest complete day, share and trend", 0]) == 12
             assert any(r["trend_vs_prev_7d"] is None
                        for r in data["Rule error hot spots: newest complete day, share and trend", 0])
+    assert in_scope == {n for n, queries in EXPECTED.items() if "day" in queries[0].keys and not queries[0].ordered}
     for name, i, column in MARKERS:
         marks = [r[column] for r in data[name, i]]
         assert any(m is None for m in marks) and any(m is not None for m in marks), (name, column)
@@ -317,7 +345,10 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
     except ImportError:
         missing_service("playwright is not installed (pip install -e '.[dev]')")
     with closing(superset.api()) as client:
-        names = sorted(c["slice_name"] for c in _dashboard_charts(client))
+        charts_ = _dashboard_charts(client)
+        names = sorted(c["slice_name"] for c in charts_)
+        default_range, excluded = _days_filter(client)
+        slices = {c["id"]: c["slice_name"] for c in charts_}
     with duckdb.connect(str(superset.snapshot), read_only=True) as con:
         rows = {name: len(_expected(con, queries[0])) for name, queries in EXPECTED.items() if queries[0].ordered}
         [(anomalies,)] = con.execute("SELECT count(*) FROM quality_anomalies").fetchall()
@@ -329,6 +360,15 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            ranges: dict[str, set] = {}  # chart -> the time ranges of its data requests' queries
+
+            def record(request) -> None:
+                if request.method == "POST" and "/api/v1/chart/data" in request.url:
+                    body = json.loads(request.post_data or "{}")
+                    name = slices.get(body.get("form_data", {}).get("slice_id"))
+                    if name:
+                        ranges.setdefault(name, set()).update(q.get("time_range") for q in body["queries"])
+            page.on("request", record)
             page.goto(f"{superset.url}/login/")
             page.wait_for_load_state("networkidle", timeout=60_000)  # the form's script attached
             page.fill("#username", superset.username)
@@ -353,6 +393,13 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
                     assert chart.locator("canvas").count() >= 1, f"{name} drew no canvas"
                 assert chart.locator("[role='alert'], .alert-danger, [data-test='error-tooltip']").count() == 0, name
                 assert "No results" not in chart.inner_text(), name
+            # the days filter's default reached the daily charts (and only them)
+            assert set(ranges) == set(names), set(names) - set(ranges)
+            for chart_id, name in slices.items():
+                if chart_id in excluded:
+                    assert ranges[name] <= {None, "No filter"}, (name, ranges[name])
+                else:
+                    assert ranges[name] == {default_range}, (name, ranges[name])
             link = page.locator("a[href='/superset/dashboard/feed-quality-anomalies/']")
             assert link.count() == 1
             link.click()
