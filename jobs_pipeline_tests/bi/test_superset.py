@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BI_PYTHON = ROOT / ".venv-bi" / "bin" / "python"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-#: The marker metrics' names (bi/build_assets.py).
+#: The marker metrics' names (bi/dashboard_spec.py).
 ANOMALY, PARTIAL = "anomaly", "partial day (still filling)"
 PARTIAL_RATE = "partial day (still filling, no anomaly check)"
 VOLUME_ANOMALY, PARTIAL_VOLUME = "volume anomaly", "partial day (still filling, no volume anomaly check)"
@@ -131,7 +131,7 @@ EXPECTED = {
         ("region", "marketplace"), ("p95_excess_ms",))],
 }
 DASHBOARDS = ("feed-quality", "feed-quality-anomalies")
-#: The "Feed quality" dashboard's native time-range filter (bi/build_assets.py DAYS_FILTER_NAME).
+#: The "Feed quality" dashboard's native time-range filter (bi/dashboard_spec.py DAYS_FILTER_NAME).
 DAYS_FILTER = "Days"
 #: Charts that must mark something: (chart, query index, value column) with both NULLs and values.
 MARKERS = [(f"Error rate by {dim}", 1, column) for dim in ("marketplace", "region", "category")
