@@ -48,7 +48,9 @@ WITH recent AS (SELECT day, bool_or(is_partial) AS partial FROM field_error_hots
      chosen AS (SELECT coalesce((SELECT max(day) FROM recent WHERE NOT partial),
                                 (SELECT max(day) FROM recent)) AS day)
 SELECT h.day, h.kind, h.marketplace, h.ruleset, h.name, h.errors, h.jobs_affected, h.share, h.rank,
-       h.avg_prev_7d, h.trend_vs_prev_7d
+       h.avg_prev_7d, h.trend_vs_prev_7d,
+       -- the day as shown: flagged when no complete day was there to choose (e.g. right after make demo)
+       strftime(h.day, '%Y-%m-%d') || CASE WHEN h.is_partial THEN ' (partial)' ELSE '' END AS day_shown
 FROM field_error_hotspots h JOIN chosen USING (day)
 QUALIFY row_number() OVER (PARTITION BY h.kind ORDER BY h.errors DESC, h.marketplace, h.ruleset, h.name)
         <= {TOP_HOTSPOTS}""",
@@ -135,7 +137,8 @@ def _table(name, table, columns, order_by, filters=(), *, row_limit=10000, forma
 
 #: Table headers shown instead of column names.
 HEADERS = {"partition_key": "partition key", "trend_vs_prev_7d": "trend vs prev. 7 days",
-           "share": "share of errors", "relative_change": "change", "training_points": "training days"}
+           "share": "share of errors", "relative_change": "change", "training_points": "training days",
+           "day_shown": "day"}
 
 
 def _markdown(text, *, width, height):
@@ -158,7 +161,7 @@ ANOMALY_FORMATS = {"value": ",.4~r", "baseline": ",.4~r", "score": ".1f", "relat
 def _hotspots(kind):
     return _table(f"{kind.capitalize()} error hot spots: newest complete day, share and trend",
                   "hotspots_newest_complete_day",
-                  ["name", "marketplace", "errors", "share", "trend_vs_prev_7d", "day"],
+                  ["name", "marketplace", "errors", "share", "trend_vs_prev_7d", "day_shown"],
                   [("errors", False), ("marketplace", True), ("ruleset", True), ("name", True)],
                   [("kind", "==", kind)], formats=HOTSPOT_FORMATS, height=62)
 

@@ -75,9 +75,12 @@ def _error_rate(dim: str) -> list[Query]:
 
 
 def _hotspots(kind: str) -> list[Query]:
-    return [Query(f"SELECT day, marketplace, name, errors, share, trend_vs_prev_7d FROM field_error_hotspots "
+    """The top 12 of the hot-spot day; its day shown with " (partial)" when it is a partial one."""
+    return [Query(f"SELECT strftime(day, '%Y-%m-%d') || CASE WHEN is_partial THEN ' (partial)' ELSE '' END, "
+                  f"marketplace, name, errors, share, trend_vs_prev_7d FROM field_error_hotspots "
                   f"WHERE kind = '{kind}' AND day = {HOTSPOT_DAY} ORDER BY errors DESC, marketplace, ruleset, name "
-                  "LIMIT 12", ("day", "marketplace", "name"), ("errors", "share", "trend_vs_prev_7d"), ordered=True)]
+                  "LIMIT 12", ("day_shown", "marketplace", "name"), ("errors", "share", "trend_vs_prev_7d"),
+                  ordered=True)]
 
 
 #: Per chart (of both dashboards), one Query per query of its saved query context.
