@@ -6,13 +6,14 @@ for with a fixed sleep.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from jobs_pipeline_tests.services import stop_group
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
@@ -46,9 +47,4 @@ def celery_worker(env: dict[str, str], log_path: Path, *, app: str = "jobs_pipel
         yield proc
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc, timeout=15)

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ import httpx
 import pytest
 
 from jobs_pipeline_tests.bi import sample_snapshot
-from jobs_pipeline_tests.services import free_port, missing_service
+from jobs_pipeline_tests.services import free_port, missing_service, stop_group
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.xdist_group("superset")]
 
@@ -215,12 +214,7 @@ def superset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
         assert metadata.exists()
         yield Superset(url, username, password, snapshot, home, folder)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
         log.close()
 
 

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from jobs_pipeline_tests.services import stop_group
+
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"job.completed", "job.failed"}
 QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
@@ -64,12 +66,7 @@ class DagsterDev:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGINT)  # dagster dev maps SIGTERM onto SIGINT
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        stop_group(self.proc, signal.SIGINT, timeout=30)  # dagster dev maps SIGTERM onto SIGINT
 
     def __enter__(self) -> "DagsterDev":
         self.start()

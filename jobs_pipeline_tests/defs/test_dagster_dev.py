@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline_tests.services import free_port
+from jobs_pipeline_tests.services import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -57,10 +57,4 @@ def test_dagster_dev_shows_job_sensor_schedule_and_assets(tmp_path):
         assets = {"/".join(a["assetKey"]["path"]) for a in repo["assetNodes"]}
         assert {"job_events", "job_runs", "marketplace_quality"} <= assets
     finally:
-        # dagster dev maps SIGTERM onto SIGINT; stop the whole process group.
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, signal.SIGINT, timeout=30)  # dagster dev maps SIGTERM onto SIGINT
