@@ -353,6 +353,20 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
     drawn = """n => { const cs = document.querySelectorAll("[data-test='chart-grid-component']");
                      return cs.length === n && [...cs].every(c => (c.querySelector('canvas')
                          || c.querySelector('table tbody tr')) && !c.querySelector('.loading')); }"""
+    # ECharts animates a series in over about a second after its canvas appears; a screenshot taken
+    # then shows half-drawn lines. Settled: every chart drawn on canvas has painted (non-white,
+    # opaque) pixels, summed over its canvases, and the sums did not change between two polls.
+    settled = """() => { const painted = cv => { const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+                                          let n = 0;
+                                          for (let i = 0; i < d.length; i += 16)
+                                              if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) n++;
+                                          return n; };
+                     const counts = [...document.querySelectorAll("[data-test='chart-grid-component']")]
+                         .filter(c => c.querySelector('canvas'))
+                         .map(c => [...c.querySelectorAll('canvas')].reduce((n, cv) => n + painted(cv), 0));
+                     const key = counts.join(","), same = window.__painted === key;
+                     window.__painted = key;
+                     return same && counts.length > 0 && counts.every(n => n > 0); }"""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -375,6 +389,7 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
             page.goto(f"{superset.url}/superset/dashboard/feed-quality/?standalone=1")
             page.wait_for_function(drawn, arg=len(names), timeout=180_000)
             page.wait_for_load_state("networkidle", timeout=60_000)
+            page.wait_for_function(settled, polling=300, timeout=60_000)
             page.screenshot(path=str(shot), full_page=True)
             charts = page.locator("[data-test='chart-grid-component']")
             assert charts.count() == len(names)
@@ -407,5 +422,5 @@ def test_dashboard_draws_every_chart_in_chromium(superset: Superset) -> None:
             assert full.locator("table tbody tr").count() == anomalies
         finally:
             browser.close()
-    assert shot.stat().st_size > 50_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"screenshot: {shot}", file=sys.stderr)
