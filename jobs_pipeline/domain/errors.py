@@ -28,6 +28,11 @@ class FeedNotFoundError(FeedError):
     """The feed's location does not exist or is not a regular file."""
 
 
+class LandedLinkError(FeedNotFoundError):
+    """A landed path that is, or goes through, a symbolic link or is not a regular file when the
+    run opens it (landing never follows links: the sensor saw a regular file there)."""
+
+
 class FeedFormatError(FeedError):
     """The feed exists but its bytes are not a usable table (empty, binary, ragged, ...)."""
 

@@ -16,7 +16,10 @@ from jobs_pipeline.storage.s3_objects import download_object
 from jobs_pipeline.storage.uri import is_s3_uri, split_object_uri
 
 
-def _raising(exc: BaseException) -> Callable[..., Any]:
+def failing_validator(exc: BaseException) -> Callable[..., Any]:
+    """A validator that raises ``exc``: ``JobService.run`` then reports a feed that could not be
+    made ready (download, safe open) as ``job.failed`` / ``job.retrying`` like any other."""
+
     def validator(*_args: Any, **_kwargs: Any) -> Any:
         raise exc
 
@@ -35,7 +38,7 @@ def fetched_feed(job: ValidationJob, service: Any, client: Callable[[], Any], *,
         try:
             path = download_object(client(), bucket, key, Path(tmp), max_bytes=max_bytes)
         except Exception as exc:  # reported by JobService.run as job.failed / job.retrying
-            service.validator = _raising(exc)
+            service.validator = failing_validator(exc)
             yield job
             return
         yield job.model_copy(update={"feed_uri": str(path)})

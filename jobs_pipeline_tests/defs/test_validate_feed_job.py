@@ -55,6 +55,29 @@ def test_an_unusable_feed_fails_the_run_after_job_failed_and_its_outcome(setting
     assert events[-1]["error"]["error_type"] == "FeedFormatError"
 
 
+def test_a_landed_file_swapped_for_a_link_fails_without_reading_the_target(settings, instance):
+    """Between the sensor and the run, a landed file became a link to a file the run may read:
+    the run fails with LandedLinkError (a job.failed event) and never reports the target's rows."""
+    secret = settings.data_dir / "secret.csv"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text("id,title\n" + "".join(f"{i},private {i}\n" for i in range(5)))
+    path = settings.landing_dir / "google_merchant" / "toys" / "US" / "feed.csv"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(secret)
+    result = validate_feed.execute_in_process(
+        run_config=feed_run_config(path, "google_merchant"), instance=instance,
+        resources=resources_for(settings), raise_on_error=False,
+    )
+    assert not result.success
+    assert "LandedLinkError" in result.failure_data_for_node("run_validation").error.message
+    events = lake_events(settings)
+    assert [e["type"] for e in events] == ["job.started", "job.failed"]
+    assert events[-1]["error"]["error_type"] == "LandedLinkError"
+    assert [e["metrics"]["payload_size_bytes"] for e in events] == [0, 0]  # not even the target's size
+    assert result.failure_data_for_node("run_validation").user_failure_data.metadata["path"].value == str(path)
+    assert path.is_symlink() and secret.exists()  # nothing moved: quarantine never takes a link
+
+
 def test_feed_size_limit_from_the_environment_applies_to_dagster_runs(data_dir, monkeypatch, instance):
     from jobs_pipeline.settings import load_settings
 

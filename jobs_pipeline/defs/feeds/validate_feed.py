@@ -24,6 +24,7 @@ from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
 from jobs_pipeline.landing.feed_fetch import fetched_feed
+from jobs_pipeline.landing.pinned import pinned_feed
 
 
 class FeedConfig(dg.Config):
@@ -67,8 +68,10 @@ def validate(context: dg.OpExecutionContext, job_service: JobServiceResource, s3
     service = job_service.get_service()
     try:
         # An s3:// feed runs on a local copy (jobs_pipeline.landing.feed_fetch); the outcome keeps the URI.
+        # A landed local feed is opened once without following links (jobs_pipeline.landing.pinned).
         with fetched_feed(job, service, s3_client or s3_landing.get_client,
-                          max_bytes=s3_landing.max_object_bytes) as run_job:
+                          max_bytes=s3_landing.max_object_bytes) as fetched, \
+                pinned_feed(fetched, service, landing.landing_dir) as run_job:
             outcome = dataclasses.replace(service.run(run_job, attempt=context.retry_number + 1), job=job)
         s3_landing.quarantine_unusable(outcome, context.log)
         _quarantine_local(context, landing, outcome)
