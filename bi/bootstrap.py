@@ -46,6 +46,40 @@ def render_exports(snapshot: Path) -> dict[str, str]:
     return contents
 
 
+def rescope_native_filters(metadata: dict, chart_ids: list[int]) -> bool:
+    """Set each native filter's stored ``chartsInScope`` from its scope: the dashboard's charts
+    that ``scope.excluded`` leaves in. Superset 6.1's import maps ``excluded`` to the install's
+    chart ids but keeps ``chartsInScope`` as exported, which is wrong wherever the ids differ (an
+    install that held other charts first). The page works it out again; the API and a later
+    export would not. Returns whether anything changed."""
+    changed = False
+    for native in metadata.get("native_filter_configuration", []):
+        if "chartsInScope" not in native:
+            continue
+        excluded = set(native.get("scope", {}).get("excluded", []))
+        in_scope = [i for i in sorted(chart_ids) if i not in excluded]
+        if native["chartsInScope"] != in_scope:
+            native["chartsInScope"], changed = in_scope, True
+    return changed
+
+
+def _rescope_imported(bundle: dict[str, str]) -> None:
+    """:func:`rescope_native_filters` on every dashboard of the bundle, as imported."""
+    import json
+    import uuid
+
+    from superset import db
+    from superset.models.dashboard import Dashboard
+
+    uuids = [uuid.UUID(m.group(1).strip()) for name, text in bundle.items() if name.startswith("dashboards/")
+             if (m := re.search(r"(?m)^uuid: (.+)$", text))]
+    for dashboard in db.session.query(Dashboard).filter(Dashboard.uuid.in_(uuids)).all():
+        metadata = json.loads(dashboard.json_metadata or "{}")
+        if rescope_native_filters(metadata, [chart.id for chart in dashboard.slices]):
+            dashboard.json_metadata = json.dumps(metadata)
+    db.session.commit()
+
+
 def _superset(*args: str, log: Path) -> None:
     started = time.monotonic()
     with log.open("a", encoding="utf-8") as out:
@@ -115,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             bundle["metadata.yaml"] = re.sub(r"(?m)^type: .*$", "type: assets", bundle["metadata.yaml"])
             g.user = user
             ImportAssetsCommand(bundle).run()
+            _rescope_imported(bundle)
             import_stamp.write_text(digest + "\n", encoding="utf-8")
             print(f"imported {len(contents)} export files from {EXPORTS.relative_to(HERE.parent)}")
     if not snapshot.exists():

@@ -47,3 +47,18 @@ def test_hot_spots_of_a_partial_day_say_so_when_no_complete_day_is_there() -> No
     today = date(2026, 12, 3)
     rows = _hotspots({today: True}, per_day=3)  # right after `make demo`: only today's partial day
     assert rows == [("2026-12-03 (partial)", "f00"), ("2026-12-03 (partial)", "f01"), ("2026-12-03 (partial)", "f02")]
+
+
+def test_native_filter_scope_follows_the_installs_chart_ids() -> None:
+    """After an import into an install whose chart ids differ from the export's, the stored
+    chartsInScope is the dashboard's charts minus the (remapped) excluded ones."""
+    loaded = importlib.util.spec_from_file_location("bootstrap", SPEC.with_name("bootstrap.py"))
+    bootstrap = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(bootstrap)
+    metadata = {"native_filter_configuration": [
+        {"name": "Days", "scope": {"rootPath": ["ROOT_ID"], "excluded": [25, 27]}, "chartsInScope": [1, 2, 3]},
+        {"name": "no stored scope", "scope": {"excluded": []}}]}
+    assert bootstrap.rescope_native_filters(metadata, [27, 24, 26, 25])
+    assert metadata["native_filter_configuration"][0]["chartsInScope"] == [24, 26]
+    assert "chartsInScope" not in metadata["native_filter_configuration"][1]
+    assert not bootstrap.rescope_native_filters(metadata, [24, 25, 26, 27])  # already right

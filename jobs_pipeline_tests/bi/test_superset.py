@@ -231,6 +231,8 @@ def _days_filter(client: httpx.Client) -> tuple[str, set[int]]:
     metadata = json.loads(dashboard.json()["result"]["json_metadata"])
     [days] = [f for f in metadata["native_filter_configuration"] if f["name"] == DAYS_FILTER]
     assert days["filterType"] == "filter_time"
+    ids = {c["id"] for c in _dashboard_charts(client)}
+    assert days["chartsInScope"] == sorted(ids - set(days["scope"]["excluded"]))  # as bootstrap stores it
     return days["defaultDataMask"]["extraFormData"]["time_range"], set(days["scope"]["excluded"])
 
 
