@@ -76,6 +76,8 @@ def test_a_landed_file_swapped_for_a_link_fails_without_reading_the_target(setti
     assert [e["metrics"]["payload_size_bytes"] for e in events] == [0, 0]  # not even the target's size
     assert result.failure_data_for_node("run_validation").user_failure_data.metadata["path"].value == str(path)
     assert path.is_symlink() and secret.exists()  # nothing moved: quarantine never takes a link
+    described = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "describe_feed"]
+    assert described[0].event_specific_data.metadata["payload_size_bytes"].value == -1
 
 
 def test_feed_size_limit_from_the_environment_applies_to_dagster_runs(data_dir, monkeypatch, instance):

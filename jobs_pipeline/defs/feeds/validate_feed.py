@@ -6,6 +6,7 @@ and the CLI make too. A feed that fails validation publishes its outcome, then f
 ``run_validation`` with its one-line reason. Steps run in the run's own process."""
 
 import dataclasses
+import stat
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -24,7 +25,7 @@ from jobs_pipeline.defs.resources.landing import LandingZoneResource
 from jobs_pipeline.landing.quarantine import quarantine_file, quarantines
 from jobs_pipeline.defs.resources.s3_landing import S3LandingResource
 from jobs_pipeline.landing.feed_fetch import fetched_feed
-from jobs_pipeline.landing.pinned import pinned_feed
+from jobs_pipeline.landing.pinned import pinned_feed, under_landing
 
 
 class FeedConfig(dg.Config):
@@ -154,11 +155,20 @@ def publish(context: dg.OpExecutionContext, job_service: JobServiceResource, out
         raise
 
 
+def landed_size(path: Path, landing_dir: str) -> int:
+    """The file's size, -1 when there is none; a link in the landing folder is not followed
+    (its target is never measured, as the run never reads it: jobs_pipeline.landing.pinned)."""
+    try:
+        st = path.lstat() if under_landing(path, landing_dir) is not None else path.stat()
+    except OSError:
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1
+
+
 @dg.op(description="Build the job from the run config and describe the file.")
-def describe_feed(context: dg.OpExecutionContext, config: FeedConfig) -> ValidationJob:
+def describe_feed(context: dg.OpExecutionContext, config: FeedConfig, landing: LandingZoneResource) -> ValidationJob:
     job = job_from(config)
-    path = Path(config.path)
-    size = path.stat().st_size if path.is_file() else -1
+    size = landed_size(Path(config.path), landing.landing_dir)
     context.add_output_metadata({**file_metadata(job), "payload_size_bytes": size})
     return job
 
