@@ -26,7 +26,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobs_pipeline.domain.errors import FeedNotFoundError, LandedLinkError
+from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError, LandedLinkError
 from jobs_pipeline.domain.model import ValidationJob
 from jobs_pipeline.landing.feed_fetch import failing_validator
 from jobs_pipeline.storage.uri import is_s3_uri
@@ -48,7 +48,8 @@ def under_landing(path: Path | str, landing_dir: Path | str) -> Path | None:
 
 def open_landed(landing_dir: Path | str, relative: Path) -> int:
     """An open, read-only descriptor of the regular file ``landing_dir/relative``; no link is
-    followed below ``landing_dir``. Raises :class:`LandedLinkError` or :class:`FeedNotFoundError`."""
+    followed below ``landing_dir``. Raises :class:`LandedLinkError`, :class:`FeedNotFoundError`, or
+    :class:`FeedFormatError` for a file it may not read (as :func:`.plain_feed` would)."""
     shown = relative.as_posix()
     if any(part in ("", ".", "..") for part in relative.parts):
         raise LandedLinkError(f"{shown}: not a plain path under the landing folder")
@@ -78,6 +79,8 @@ def _step(parent: int, name: str, flags: int, shown: str) -> int:
                                   "landing never follows links (put the file itself here)") from None
         if exc.errno == errno.ENOENT:
             raise FeedNotFoundError(f"feed not found: {shown} (moved or deleted since it landed)") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):  # as plain_feed says it of any unreadable feed
+            raise FeedFormatError(f"{Path(shown).name}: cannot be read ({exc.strerror or 'permission denied'})") from None
         raise
     os.close(parent)
     return child
@@ -98,7 +101,7 @@ def pinned_feed(job: ValidationJob, service: Any, landing_dir: Path | str) -> It
         private = folder / relative.name  # nothing but this process can change what it names
         try:
             fd = open_landed(landing_dir, relative)
-        except (FeedNotFoundError, OSError) as exc:
+        except (FeedNotFoundError, FeedFormatError, OSError) as exc:
             # Nothing there to measure either: the job's size is not that of a link's target.
             service.validator = failing_validator(exc)
             yield job.model_copy(update={"feed_uri": str(private)})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs_pipeline.domain.errors import FeedNotFoundError, LandedLinkError
+from jobs_pipeline.domain.errors import FeedFormatError, FeedNotFoundError, LandedLinkError
 from jobs_pipeline.domain.model import JobContext, ValidationJob
 from jobs_pipeline.landing.pinned import open_landed, pinned_feed, under_landing
 from jobs_pipeline.validation.engine import validate_file
@@ -72,6 +72,21 @@ def test_open_landed_refuses_dot_dot_and_reports_a_vanished_file(landing: Path) 
     with pytest.raises(FeedNotFoundError) as info:
         open_landed(landing, Path("amazon/toys/US/gone.csv"))
     assert not isinstance(info.value, LandedLinkError) and "moved or deleted" in info.value.reason
+
+
+def test_an_unreadable_landed_file_is_the_same_typed_error_as_anywhere() -> None:
+    """Root reads every file but a write-only sysctl: a real EACCES, no mocking."""
+    folder = Path("/proc/sys/vm")
+    try:
+        (folder / "compact_memory").open("rb").close()
+        pytest.skip("this machine lets us read it")
+    except PermissionError:
+        pass
+    except OSError:
+        pytest.skip("no such file here")
+    with pytest.raises(FeedFormatError) as info:
+        open_landed(folder, Path("compact_memory"))
+    assert info.value.reason == "compact_memory: cannot be read (Permission denied)"
 
 
 class _Service:
