@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from jobs_pipeline.telemetry.lake import PART_GLOB, complete_end
 from jobs_pipeline_tests.services import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ class DagsterDev:
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "JOBS_PIPELINE_DATA_DIR": str(self.data_dir),
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # lake file -> bytes read
         self.events: list[dict] = []
 
     def start(self, timeout: float = 240) -> float:
@@ -89,15 +90,22 @@ class DagsterDev:
         return sum(stats[pid][1] for pid in tree if pid in stats)
 
     def poll_events(self) -> list[dict]:
-        """New job events in the lake since the last call (complete part files only)."""
+        """New job events in the lake since the last call.
+
+        A lake file is appended to for as long as its writer lives (one per process and UTC
+        day), so each file is read from the byte offset the last call stopped at, complete
+        lines only, as ingestion reads it: a file read between a run's ``job.started`` and
+        its ``job.completed`` flushes still yields the completion at a later call."""
         new: list[dict] = []
-        for part in sorted((self.data_dir / "lake").glob("date=*/part-*.jsonl")):
+        for part in sorted((self.data_dir / "lake").glob(PART_GLOB)):
             key = str(part)
-            if key in self._seen:
-                continue
-            lines = part.read_text(encoding="utf-8").splitlines()
-            self._seen[key] = len(lines)
-            new += [json.loads(line) for line in lines if line.strip()]
+            offset = self._seen.get(key, 0)
+            with part.open("rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+            end = complete_end(data)
+            self._seen[key] = offset + end
+            new += [json.loads(line) for line in data[:end].splitlines() if line.strip()]
         self.events += new
         return new
 
