@@ -92,10 +92,11 @@ class DagsterDev:
     def poll_events(self) -> list[dict]:
         """New job events in the lake since the last call.
 
-        A lake file is appended to for as long as its writer lives (one per process and UTC
-        day), so each file is read from the byte offset the last call stopped at, complete
-        lines only, as ingestion reads it: a file read between a run's ``job.started`` and
-        its ``job.completed`` flushes still yields the completion at a later call."""
+        A lake file exists before its lines do (the writer creates it and fsyncs its folder,
+        then writes) and is appended to for as long as its writer lives, so each file is read
+        from the byte offset the last call stopped at, complete lines only, as ingestion reads
+        it. Reading each file once lost a run whose file was polled while still empty: its
+        events never showed, and the daemon test waited out its deadline at 29 of 30."""
         new: list[dict] = []
         for part in sorted((self.data_dir / "lake").glob(PART_GLOB)):
             key = str(part)
