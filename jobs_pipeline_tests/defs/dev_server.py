@@ -93,10 +93,11 @@ class DagsterDev:
         """New job events in the lake since the last call.
 
         A lake file exists before its lines do (the writer creates it and fsyncs its folder,
-        then writes) and is appended to for as long as its writer lives, so each file is read
-        from the byte offset the last call stopped at, complete lines only, as ingestion reads
-        it. Reading each file once lost a run whose file was polled while still empty: its
-        events never showed, and the daemon test waited out its deadline at 29 of 30."""
+        then writes) and is appended to for as long as its writer lives (a landing run
+        validates a batch of files and appends each job's events as the job ends), so each
+        file is read from the byte offset the last call stopped at, complete lines only, as
+        ingestion reads it. Reading each file once lost the jobs written after the first read:
+        the daemon test waited out its deadline at 29 of 30."""
         new: list[dict] = []
         for part in sorted((self.data_dir / "lake").glob(PART_GLOB)):
             key = str(part)
@@ -109,6 +110,26 @@ class DagsterDev:
             new += [json.loads(line) for line in data[:end].splitlines() if line.strip()]
         self.events += new
         return new
+
+    def run_statuses(self) -> dict[str, int]:
+        """How many runs of each job ended in each status, from the instance's own storage:
+        what a failed count is checked against (launched? failed? never requested?)."""
+        import dagster as dg
+
+        counts: dict[str, int] = {}
+        before = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(self.home)  # dagster.yaml names its storage by it
+        try:
+            with dg.DagsterInstance.get() as instance:
+                for run in instance.get_runs():
+                    key = f"{run.job_name}:{run.status.value}"
+                    counts[key] = counts.get(key, 0) + 1
+        finally:
+            if before is None:
+                os.environ.pop("DAGSTER_HOME")
+            else:
+                os.environ["DAGSTER_HOME"] = before
+        return counts
 
     def terminal(self) -> dict[str, list[dict]]:
         """job id -> its terminal events (completed or failed), in lake order."""

@@ -50,7 +50,7 @@ def test_demo_then_daemon_runs_every_landed_feed_exactly_once(tmp_path):
         done = dev.terminal()
 
     new = {job_id: events for job_id, events in done.items() if job_id not in demo_jobs}
-    assert len(new) == FEEDS, f"{len(new)} of {FEEDS} feeds completed"
+    assert len(new) == FEEDS, f"{len(new)} of {FEEDS} feeds completed; runs: {dev.run_statuses()}"
     assert all([e["type"] for e in events] == ["job.completed"] for events in new.values())
     assert {e["job_id"] for events in done.values() for e in events} == set(demo_jobs) | set(new)
     for job_id, events in demo_jobs.items():  # the demo's feeds were not validated a second time
