@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from unittest.mock import patch
 
 from jobs_pipeline.telemetry.lake import PART_GLOB, complete_end
 from jobs_pipeline_tests.services import stop_group
@@ -117,18 +118,11 @@ class DagsterDev:
         import dagster as dg
 
         counts: dict[str, int] = {}
-        before = os.environ.get("DAGSTER_HOME")
-        os.environ["DAGSTER_HOME"] = str(self.home)  # dagster.yaml names its storage by it
-        try:
-            with dg.DagsterInstance.get() as instance:
-                for run in instance.get_runs():
-                    key = f"{run.job_name}:{run.status.value}"
-                    counts[key] = counts.get(key, 0) + 1
-        finally:
-            if before is None:
-                os.environ.pop("DAGSTER_HOME")
-            else:
-                os.environ["DAGSTER_HOME"] = before
+        # dagster.yaml names its storage by DAGSTER_HOME
+        with patch.dict(os.environ, {"DAGSTER_HOME": str(self.home)}), dg.DagsterInstance.get() as instance:
+            for run in instance.get_runs():
+                key = f"{run.job_name}:{run.status.value}"
+                counts[key] = counts.get(key, 0) + 1
         return counts
 
     def terminal(self) -> dict[str, list[dict]]:
